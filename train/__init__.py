@@ -1,0 +1,1 @@
+"""Training: Fashion-MNIST data and the Keras CNN. Importing this package does not import TensorFlow."""

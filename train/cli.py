@@ -1,0 +1,39 @@
+"""`fashion-edge train`: fit the CNN with a named profile and write its artifacts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from ..errors import FashionEdgeError
+
+
+@click.command("train")
+@click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
+              help="quick: a few minutes, ~90% test accuracy; full: the shipped recipe.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Override the profile's epoch count.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Override the profile's batch size.")
+@click.option("--seed", type=int, help="Random seed (same seed, same weights on the same machine).")
+@click.option("--train-limit", type=click.IntRange(min=10), help="Train on only this many images (smoke runs).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("runs/train"),
+              show_default=True, help="Directory for model.keras, history.json and training.json.")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Directory with the four Fashion-MNIST IDX .gz files (default: search, see README).")
+def train_command(profile: str, epochs: int | None, batch_size: int | None, seed: int | None,
+                  train_limit: int | None, out_dir: Path, data_dir: Path | None) -> None:
+    """Train the Fashion-MNIST CNN and save model.keras, history.json and training.json to --out."""
+    from .fit import PROFILES, train
+
+    overrides = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, seed=seed,
+                                        train_limit=train_limit).items() if v is not None}  # fmt: skip
+    cfg = replace(PROFILES[profile], **overrides)
+    try:
+        result = train(cfg, out_dir, data_dir)
+    except FashionEdgeError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(
+        f"saved {result.model_path} | val accuracy {result.val_accuracy:.4f} | "
+        f"test accuracy {result.test_accuracy:.4f} | {result.wall_time_s:.0f} s"
+    )

@@ -1,0 +1,200 @@
+"""Fit the CNN: seeded, training-only augmentation, cosine LR, best-on-validation weights, atomic artifacts."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..artifacts import atomic_path, atomic_write_json, ensure_writable_dir
+from ..errors import FashionEdgeError
+from .data import CLASS_NAMES, load_fashion_mnist, stratified_split
+from .model import ModelConfig, build_model
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    profile: str = "full"
+    epochs: int = 15
+    batch_size: int = 128
+    learning_rate: float = 3e-3  # peak of the cosine schedule (AdamW)
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    seed: int = 42
+    val_fraction: float = 0.1  # carved from the 60K training set, stratified; the test set never picks a model
+    augment: bool = True  # shifts, horizontal flips and random erasing; training only, not exported
+    train_limit: int | None = None  # use only this many training images (tests, smoke runs)
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+
+PROFILES = {
+    "quick": TrainConfig(profile="quick", epochs=3, model=ModelConfig(stages=((16,), (32,), (64,)))),
+    "full": TrainConfig(profile="full"),
+}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model_path: Path
+    history_path: Path
+    training_path: Path
+    val_accuracy: float
+    test_accuracy: float
+    wall_time_s: float
+
+
+def _augmenter(seed: int):
+    """Training-only augmentation, wrapped around the model for fit and never saved with it."""
+    import keras
+    from keras import layers, ops
+
+    class RandomErasing(layers.Layer):
+        """Zero a random rectangle (up to `max_frac` of each side) in each image, with probability `p`."""
+
+        def __init__(self, p: float = 0.5, max_frac: float = 0.4, seed: int | None = None, **kw):
+            super().__init__(**kw)
+            self.p, self.max_frac = p, max_frac
+            self.seed_gen = keras.random.SeedGenerator(seed)
+
+        def call(self, x, training=None):
+            if not training:
+                return x
+            n, h, w = ops.shape(x)[0], x.shape[1], x.shape[2]
+            u = keras.random.uniform((n, 5), seed=self.seed_gen)
+            eh, ew = u[:, 0] * self.max_frac * h, u[:, 1] * self.max_frac * w
+            y0, x0 = u[:, 2] * (h - eh), u[:, 3] * (w - ew)
+            rows = ops.reshape(ops.arange(h, dtype="float32"), (1, h, 1))
+            cols = ops.reshape(ops.arange(w, dtype="float32"), (1, 1, w))
+
+            def col(v):
+                return ops.reshape(v, (-1, 1, 1))
+
+            inside = (rows >= col(y0)) & (rows < col(y0 + eh)) & (cols >= col(x0)) & (cols < col(x0 + ew))
+            erase = inside & (col(u[:, 4]) < self.p)
+            return x * ops.expand_dims(1.0 - ops.cast(erase, x.dtype), -1)
+
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1),
+            RandomErasing(seed=seed + 2),
+        ],
+        name="augment",
+    )
+
+
+class _BestWeights:
+    """Keep the weights of the epoch with the best validation accuracy (restored at the end)."""
+
+    def __init__(self, model):
+        import keras
+
+        outer = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                acc = (logs or {}).get("val_accuracy", -1.0)
+                if acc > outer.best_accuracy:
+                    outer.best_accuracy, outer.best_epoch = acc, epoch
+                    outer.weights = [w.copy() for w in model.get_weights()]
+
+        self.best_accuracy, self.best_epoch, self.weights = -1.0, -1, None
+        self.callback = Callback()
+
+
+def _library_versions() -> dict[str, str]:
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "tensorflow": tf.__version__,
+            "keras": keras.__version__}  # fmt: skip
+
+
+def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose: int | None = None) -> TrainResult:
+    """Train per `cfg` and write model.keras, history.json and training.json into `out_dir` atomically."""
+    if cfg.epochs < 1:
+        raise FashionEdgeError(f"epochs must be positive, got {cfg.epochs}")
+    if cfg.batch_size < 1:
+        raise FashionEdgeError(f"batch size must be positive, got {cfg.batch_size}")
+    out_dir = ensure_writable_dir(Path(out_dir))
+    data = load_fashion_mnist(data_dir)  # before TensorFlow: a data error costs no import
+
+    import keras
+    import tensorflow as tf
+
+    started = time.time()
+    keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    train_idx, val_idx = stratified_split(data.y_train, cfg.val_fraction, cfg.seed)
+    if cfg.train_limit:
+        train_idx = np.sort(np.random.default_rng(cfg.seed).permutation(train_idx)[: cfg.train_limit])
+        val_idx = val_idx[: max(cfg.train_limit // 4, 100)]
+    x = data.x_train[..., None].astype("float32")
+    x_train, y_train, x_val, y_val = x[train_idx], data.y_train[train_idx], x[val_idx], data.y_train[val_idx]
+
+    model = build_model(cfg.model)
+    fit_model = keras.Sequential([_augmenter(cfg.seed), model]) if cfg.augment else model
+    steps = cfg.epochs * int(np.ceil(len(x_train) / cfg.batch_size))
+    warmup = min(int(cfg.warmup_epochs * np.ceil(len(x_train) / cfg.batch_size)), steps // 2)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate / 10, decay_steps=steps - warmup, warmup_target=cfg.learning_rate, warmup_steps=warmup
+    )
+    fit_model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    best = _BestWeights(model)
+    epoch_times: list[float] = []
+    timer = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda e, logs: epoch_times.append(time.time()),
+        on_epoch_end=lambda e, logs: epoch_times.__setitem__(-1, round(time.time() - epoch_times[-1], 2)),
+    )
+    history = fit_model.fit(
+        x_train, y_train, batch_size=cfg.batch_size, epochs=cfg.epochs, validation_data=(x_val, y_val),
+        callbacks=[best.callback, timer], verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
+    )
+    model.set_weights(best.weights)
+    # The test set is touched once, after the model was chosen on validation: it is the final figure only.
+    test_logits = model.predict(data.x_test[..., None].astype("float32"), batch_size=512, verbose=0)
+    test_accuracy = float(np.mean(np.argmax(test_logits, axis=1) == data.y_test))
+    wall_time_s = round(time.time() - started, 1)
+
+    model_path, history_path, training_path = out_dir / "model.keras", out_dir / "history.json", out_dir / "training.json"
+    with atomic_path(model_path) as tmp:
+        model.save(tmp)
+    hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    atomic_write_json(history_path, {**hist, "epoch_time_s": epoch_times, "best_epoch": best.best_epoch + 1})
+    atomic_write_json(training_path, {
+        "profile": cfg.profile,
+        "config": {**asdict(replace(cfg, model=None)), "model": cfg.model.to_dict()},
+        "parameters": int(model.count_params()),
+        "labels": list(CLASS_NAMES),
+        "input": {"shape": [28, 28, 1], "pixels": "raw uint8 0..255 (Rescaling 1/255 inside the model)",
+                  "layout": "NHWC", "colour": "grayscale", "background": "dark (Fashion-MNIST: light object on black)"},
+        "output": "logits",
+        "train_images": len(x_train), "val_images": len(x_val),
+        "best_epoch": best.best_epoch + 1,
+        "val_accuracy": round(best.best_accuracy, 5), "test_accuracy": round(test_accuracy, 5),
+        "wall_time_s": wall_time_s,
+        "data": {"source_dir": str(data.source_dir), "content_sha256": data.content_sha256},
+        "versions": _library_versions(),
+        "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": _cpu_count()},
+    })  # fmt: skip
+    return TrainResult(model_path, history_path, training_path, best.best_accuracy, test_accuracy, wall_time_s)
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def load_training_info(out_dir: Path) -> dict:
+    return json.loads((Path(out_dir) / "training.json").read_text())

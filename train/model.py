@@ -1,0 +1,42 @@
+"""The CNN, in one screen. Built for full-int8 TFLite: only Conv2D, BatchNorm (folded at conversion), ReLU,
+max-pooling, global average pooling and Dense; raw 0-255 pixels in (Rescaling inside), logits out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    # One tuple per resolution stage (28x28, 14x14, 7x7): the widths of its 3x3 convs. Max-pool between stages.
+    stages: tuple[tuple[int, ...], ...] = ((32,), (64, 64), (128,))
+    dropout: float = 0.3  # before the classifier, training only
+    num_classes: int = 10
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        return cls(tuple(tuple(s) for s in d["stages"]), d["dropout"], d["num_classes"])
+
+
+def build_model(cfg: ModelConfig = ModelConfig()):
+    """28x28x1 raw pixels (0..255, float) -> logits."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(28, 28, 1), name="pixels")
+    x = layers.Rescaling(1.0 / 255.0)(inputs)  # the model takes raw 0..255 pixels
+    for i, widths in enumerate(cfg.stages):
+        if i > 0:
+            x = layers.MaxPooling2D()(x)
+        for filters in widths:
+            # No bias: BatchNorm's beta is the bias; the converter folds BN into the conv, leaving one op.
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization(momentum=0.9)(x)
+            x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(cfg.dropout)(x)
+    outputs = layers.Dense(cfg.num_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="fashion_cnn")
