@@ -29,10 +29,12 @@ class LazyGroup(click.Group):
         try:
             return getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as e:
-            # A command whose module is not there yet, or whose extra is not installed, is reported, not crashed on.
-            @click.command(name, help=f"(unavailable: {e})")
+            # A command whose extra is not installed is reported when run, not crashed on at --help.
+            reason = str(e)
+
+            @click.command(name, help=f"(unavailable: {reason})")
             def unavailable() -> None:
-                raise click.ClickException(f"`fashion-edge {name}` is unavailable here: {e}")
+                raise click.ClickException(f"`fashion-edge {name}` is unavailable here: {reason}")
 
             return unavailable
 

@@ -11,18 +11,39 @@ from ..errors import FashionEdgeError
 
 
 @click.command("train")
-@click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
-              help="quick: a few minutes, ~90% test accuracy; full: the shipped recipe.")
+@click.option(
+    "--profile",
+    type=click.Choice(["quick", "full"]),
+    default="quick",
+    show_default=True,
+    help="quick: a few minutes, ~90% test accuracy; full: the shipped recipe.",
+)
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the profile's epoch count.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the profile's batch size.")
 @click.option("--seed", type=int, help="Random seed (same seed, same weights on the same machine).")
 @click.option("--train-limit", type=click.IntRange(min=10), help="Train on only this many images (smoke runs).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("runs/train"),
-              show_default=True, help="Directory for model.keras, history.json and training.json.")
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Directory with the four Fashion-MNIST IDX .gz files (default: search, see README).")
-def train_command(profile: str, epochs: int | None, batch_size: int | None, seed: int | None,
-                  train_limit: int | None, out_dir: Path, data_dir: Path | None) -> None:
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("runs/train"),
+    show_default=True,
+    help="Directory for model.keras, history.json and training.json.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory with the four Fashion-MNIST IDX .gz files (default: search, see README).",
+)
+def train_command(
+    profile: str,
+    epochs: int | None,
+    batch_size: int | None,
+    seed: int | None,
+    train_limit: int | None,
+    out_dir: Path,
+    data_dir: Path | None,
+) -> None:
     """Train the Fashion-MNIST CNN and save model.keras, history.json and training.json to --out."""
     from .fit import PROFILES, train
 

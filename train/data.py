@@ -115,8 +115,7 @@ def download_fashion_mnist(target: Path) -> Path:
             break
         else:
             raise FashionEdgeError(
-                f"could not download {name} ({'; '.join(errors)}); install `dataset-fashion-mnist` "
-                "or pass --data-dir"
+                f"could not download {name} ({'; '.join(errors)}); install `dataset-fashion-mnist` or pass --data-dir"
             )
     return target
 
@@ -150,14 +149,16 @@ def load_fashion_mnist(data_dir: Path | None = None, *, download: bool = True) -
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.shape[0] != labels.shape[0] or images.shape[1:] != (28, 28):
-            raise FashionEdgeError(
-                f"{directory}: {split} images {images.shape} do not match labels {labels.shape}"
-            )
+            raise FashionEdgeError(f"{directory}: {split} images {images.shape} do not match labels {labels.shape}")
         if labels.max() >= len(CLASS_NAMES):
             raise FashionEdgeError(f"{directory / FILES[split + '_labels']} holds labels outside 0..9")
     return FashionMNIST(
-        arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"],
-        directory, hashes,
+        arrays["train_images"],
+        arrays["train_labels"],
+        arrays["test_images"],
+        arrays["test_labels"],
+        directory,
+        hashes,
     )
 
 

@@ -157,8 +157,13 @@ def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose
         on_epoch_end=lambda e, logs: epoch_times.__setitem__(-1, round(time.time() - epoch_times[-1], 2)),
     )
     history = fit_model.fit(
-        x_train, y_train, batch_size=cfg.batch_size, epochs=cfg.epochs, validation_data=(x_val, y_val),
-        callbacks=[best.callback, timer], verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
+        x_train,
+        y_train,
+        batch_size=cfg.batch_size,
+        epochs=cfg.epochs,
+        validation_data=(x_val, y_val),
+        callbacks=[best.callback, timer],
+        verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
     )
     model.set_weights(best.weights)
     # The test set is touched once, after the model was chosen on validation: it is the final figure only.
@@ -166,7 +171,7 @@ def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose
     test_accuracy = float(np.mean(np.argmax(test_logits, axis=1) == data.y_test))
     wall_time_s = round(time.time() - started, 1)
 
-    model_path, history_path, training_path = out_dir / "model.keras", out_dir / "history.json", out_dir / "training.json"
+    model_path, history_path, training_path = (out_dir / n for n in ("model.keras", "history.json", "training.json"))
     with atomic_path(model_path) as tmp:
         model.save(tmp)
     hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}

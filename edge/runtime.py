@@ -1,0 +1,77 @@
+"""The only place a TFLite interpreter is imported. Preference: ai-edge-litert, tflite-runtime, tf.lite.
+
+tf.lite is the last resort (it drags in all of TensorFlow); the edge install never needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from ..errors import FashionEdgeError
+
+# runtime name -> module that provides `Interpreter`
+RUNTIMES = {
+    "litert": "ai_edge_litert.interpreter",
+    "tflite-runtime": "tflite_runtime.interpreter",
+    "tf": "tensorflow.lite",
+}
+
+
+def _import_runtime(name: str):
+    if name not in RUNTIMES:
+        raise FashionEdgeError(f"unknown runtime {name!r}; choose one of {', '.join(RUNTIMES)}")
+    return importlib.import_module(RUNTIMES[name])
+
+
+def available_runtimes() -> dict[str, str]:
+    """Runtime name -> version for the runtimes that import here (tf is only tried if the others fail)."""
+    found: dict[str, str] = {}
+    for name in ("litert", "tflite-runtime"):
+        try:
+            _import_runtime(name)
+        except Exception:  # noqa: BLE001 - tflite-runtime with numpy 2 raises AttributeError, not ImportError
+            continue
+        dist = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime"}[name]
+        found[name] = _dist_version(dist)
+    return found
+
+
+def _dist_version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def resolve_runtime(name: str | None = None) -> str:
+    """The runtime to use: `name` if given (and importable), else the first that imports."""
+    candidates = [name] if name else list(RUNTIMES)
+    errors = []
+    for candidate in candidates:
+        try:
+            _import_runtime(candidate)
+            return candidate
+        except FashionEdgeError:
+            raise
+        except Exception as e:  # noqa: BLE001 - see available_runtimes
+            errors.append(f"{candidate}: {e}")
+    raise FashionEdgeError(
+        "no TFLite runtime could be imported (" + "; ".join(errors) + "); run `pip install ai-edge-litert`"
+    )
+
+
+def make_interpreter(model_path: Path, num_threads: int | None = None, runtime: str | None = None) -> tuple[Any, str]:
+    """Load `model_path` into an interpreter with tensors allocated; return (interpreter, runtime name)."""
+    name = resolve_runtime(runtime)
+    module = _import_runtime(name)
+    interpreter_cls = module.Interpreter
+    try:
+        interpreter = interpreter_cls(model_path=str(model_path), num_threads=num_threads)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as e:
+        raise FashionEdgeError(f"{model_path} could not be loaded by {name}: {e}") from e
+    return interpreter, name
