@@ -1,0 +1,31 @@
+"""Shared fixtures. The tiny model is trained once per session on a slice of the real data (TensorFlow needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fashion_edge.train.data import FashionMNIST, load_fashion_mnist
+
+# A model small enough to train in seconds on a slice, yet it must learn (tests assert it beats chance).
+TINY_STAGES = ((8,), (16,), (16,))
+
+
+@pytest.fixture(scope="session")
+def fmnist() -> FashionMNIST:
+    """The real Fashion-MNIST (Debian's dataset-fashion-mnist or $FASHION_MNIST_DIR); never downloads in tests."""
+    return load_fashion_mnist(download=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """model.keras + history.json + training.json of a tiny CNN: 2 epochs on 1,500 training images."""
+    pytest.importorskip("tensorflow")
+    from fashion_edge.train.fit import TrainConfig, train
+    from fashion_edge.train.model import ModelConfig
+
+    out = tmp_path_factory.mktemp("tiny_model")
+    cfg = TrainConfig(profile="test", epochs=2, batch_size=64, train_limit=1500, model=ModelConfig(stages=TINY_STAGES))
+    train(cfg, out, verbose=0)
+    return out
