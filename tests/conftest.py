@@ -29,3 +29,15 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     cfg = TrainConfig(profile="test", epochs=2, batch_size=64, train_limit=1500, model=ModelConfig(stages=TINY_STAGES))
     train(cfg, out, verbose=0)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """`tiny_model_dir`'s model converted to all four variants (fashion_<variant>.tflite + card), verified on
+    the first 500 test images with 100 calibration images: small, so the session pays seconds for it."""
+    pytest.importorskip("tensorflow")
+    from fashion_edge.convert.tflite import convert_model
+
+    out = tmp_path_factory.mktemp("tiny_tflite")
+    convert_model(tiny_model_dir / "model.keras", out, calibration_images=100, verify_limit=500)
+    return out
