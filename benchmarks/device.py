@@ -1,0 +1,81 @@
+"""What the numbers were measured on, so results from a laptop and a Raspberry Pi can sit side by side."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..edge.runtime import available_runtimes
+
+DEVICE_TREE_MODEL = Path("/proc/device-tree/model")  # "Raspberry Pi 5 Model B Rev 1.0" on a Pi
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name; on ARM boards /proc/cpuinfo has no "model name", so fall back to the board."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        cpuinfo = ""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+            return value.strip()
+    board = board_model()
+    return board or platform.processor() or platform.machine() or "unknown"
+
+
+def board_model() -> str | None:
+    try:
+        return DEVICE_TREE_MODEL.read_bytes().rstrip(b"\0").decode(errors="replace") or None
+    except OSError:
+        return None
+
+
+def os_name() -> str:
+    try:
+        release = platform.freedesktop_os_release()
+        return f"{release.get('PRETTY_NAME', release.get('NAME', platform.system()))} ({platform.release()})"
+    except OSError:
+        return f"{platform.system()} {platform.release()}"
+
+
+def allowed_cpus() -> int:
+    """Cores this process may run on (fewer than the machine's under --pin-cpu, taskset or a container)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def tensorflow_version() -> str | None:
+    """TensorFlow's version from package metadata, without importing it (that takes seconds and memory)."""
+    for dist in ("tensorflow", "tensorflow-cpu"):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return None
+
+
+def device_info(label: str | None = None, xnnpack: bool = False) -> dict[str, Any]:
+    """The `device` object of bench.json (see schema.py). `xnnpack`: whether any interpreter got the delegate."""
+    return {
+        "label": label or socket.gethostname(),
+        "cpu_model": cpu_model(),
+        "board": board_model(),
+        "cpu_cores": os.cpu_count() or 1,
+        "cpus_allowed": allowed_cpus(),
+        "arch": platform.machine(),
+        "os": os_name(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "runtimes": available_runtimes(),
+        "tensorflow": tensorflow_version(),
+        "xnnpack": xnnpack,
+    }
