@@ -1,0 +1,150 @@
+"""bench.json, bench.md (an Ultralytics-style table) and a self-contained bench.html, for one run or merged runs.
+
+Everything is rendered in memory first and then written atomically, so a failure leaves no half-written report.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir
+from ..errors import FashionEdgeError
+from .schema import SCHEMA_NAME, SCHEMA_VERSION, SchemaError, runs_of, validate
+
+COLUMNS = ("Format", "Runtime", "Threads", "Size (KB)", "Accuracy", "p50 ms", "p90 ms", "p99 ms", "FPS",
+           "Speed-up vs float32", "Size vs float32", "Peak RSS MB", "Start-up s")  # fmt: skip
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read and validate a bench.json (run or merged)."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise FashionEdgeError(f"{path} not found; pass the bench.json written by `fashion-edge bench`") from e
+    except (OSError, ValueError) as e:
+        raise FashionEdgeError(f"{path} is unreadable or not JSON: {e}") from e
+    try:
+        validate(doc)
+    except SchemaError as e:
+        raise FashionEdgeError(f"{path} is not a fashion-edge bench result: {e}") from e
+    return doc
+
+
+def merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One merged document holding every run of `docs` (merged inputs are flattened)."""
+    runs = [run for doc in docs for run in runs_of(doc)]
+    merged = {"schema": SCHEMA_NAME, "schema_version": SCHEMA_VERSION, "kind": "merged",
+              "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": runs}  # fmt: skip
+    validate(merged)
+    return merged
+
+
+def _fmt_ratio(value: float | None, suffix: str = "×") -> str:
+    return "—" if value is None else f"{value:.2f}{suffix}"
+
+
+def table_row(r: dict[str, Any]) -> list[str]:
+    ratios = r["vs_float32"] or {}
+    lat = r["latency_ms"]
+    return [r["format"], f"{r['runtime']} {r['runtime_version']}", str(r["threads"]), f"{r['size_bytes'] / 1000:.1f}",
+            f"{r['accuracy']:.4f}", f"{lat['p50']:.3f}", f"{lat['p90']:.3f}", f"{lat['p99']:.3f}", f"{r['fps']:.0f}",
+            _fmt_ratio(ratios.get("speedup_p50")), _fmt_ratio(ratios.get("size_ratio")),
+            f"{r['peak_rss_mb']:.0f}", f"{r['startup_s']:.2f}"]  # fmt: skip
+
+
+def device_line(run: dict[str, Any]) -> str:
+    d, c = run["device"], run["config"]
+    runtimes = ", ".join(f"{k} {v}" for k, v in d["runtimes"].items()) or "no TFLite runtime"
+    pinned = f", pinned to CPU {c['pin_cpu']}" if c["pin_cpu"] is not None else ""
+    return (f"{d['cpu_model']} ({d['arch']}, {d['cpus_allowed']}/{d['cpu_cores']} cores{pinned}), {d['os']}; "
+            f"Python {d['python']}, numpy {d['numpy']}, {runtimes}; XNNPACK {'on' if d['xnnpack'] else 'off'}. "
+            f"Batch {c['batch']}, {c['warmup']} warm-up + {c['runs']} timed runs per row (TFLite rows interleaved "
+            f"in random order), accuracy on {c['test_images']} test images.")  # fmt: skip
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The report as Markdown: per device, the device line and the results table; merged docs add a pivot."""
+    runs = runs_of(doc)
+    parts = ["# fashion-edge benchmark", ""]
+    if len(runs) > 1:
+        parts += ["## p50 latency at 1 thread across devices (speed-up vs float32 TFLite)", "",
+                  cross_device_table(runs), ""]  # fmt: skip
+    for run in runs:
+        parts += [f"## {run['device']['label']} — {run['created_at']}", "", device_line(run), "",
+                  _md_table(list(COLUMNS), [table_row(r) for r in run["results"]]), ""]  # fmt: skip
+    parts += [
+        "Speed-up = float32 TFLite p50 / this p50 (same runtime, threads and run). FPS = batch × 1000 / p50.",
+        "Peak RSS and start-up (spawn to first inference output) come from a fresh process per model.",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def cross_device_table(runs: list[dict[str, Any]], threads: int = 1) -> str:
+    """Rows: formats; columns: devices; cells: p50 ms at `threads` (speed-up vs float32)."""
+    labels = [f"{run['device']['label']} ({run['device']['arch']})" for run in runs]
+    formats = list(dict.fromkeys(r["format"] for run in runs for r in run["results"]))
+    rows = []
+    for fmt in formats:
+        cells = [fmt]
+        for run in runs:
+            hit = [r for r in run["results"] if r["format"] == fmt and r["threads"] == threads]
+            if hit:
+                r = hit[0]
+                cells.append(f"{r['latency_ms']['p50']:.3f} ({_fmt_ratio((r['vs_float32'] or {}).get('speedup_p50'))})")
+            else:
+                cells.append("—")
+        rows.append(cells)
+    return _md_table(["Format", *labels], rows)
+
+
+def html_report(doc: dict[str, Any]) -> str:
+    """A self-contained HTML page: tables plus plots embedded as base64 PNGs (no external files or scripts)."""
+    from .plots import figures_base64
+
+    runs = runs_of(doc)
+    body = ["<h1>fashion-edge benchmark</h1>"]
+    for run in runs:
+        body.append(f"<h2>{html.escape(run['device']['label'])} — {html.escape(run['created_at'])}</h2>")
+        body.append(f"<p>{html.escape(device_line(run))}</p>")
+        body.append(_html_table(list(COLUMNS), [table_row(r) for r in run["results"]]))
+    figures = figures_base64(runs)
+    if figures is None:
+        body.append("<p><em>Plots need matplotlib: <code>pip install matplotlib</code>, then re-run.</em></p>")
+    else:
+        for title, png in figures:
+            alt = html.escape(title, quote=True)
+            body.append(f"<h2>{alt}</h2><img alt='{alt}' src='data:image/png;base64,{png}'>")
+    style = ("body{font-family:sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}td:first-child{text-align:left}"
+             "img{max-width:100%}")  # fmt: skip
+    return ("<!doctype html>\n<html><head><meta charset='utf-8'><title>fashion-edge benchmark</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
+
+
+def write_reports(doc: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Validate `doc`, render everything, then write bench.json, bench.md and bench.html atomically."""
+    validate(doc)
+    rendered = {"bench.md": markdown(doc), "bench.html": html_report(doc)}
+    out_dir = ensure_writable_dir(Path(out_dir))
+    atomic_write_json(out_dir / "bench.json", doc)
+    for name, text in rendered.items():
+        atomic_write_text(out_dir / name, text)
+    return [out_dir / n for n in ("bench.json", "bench.md", "bench.html")]
