@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -81,7 +82,30 @@ def _convert(converter, what: str) -> bytes:
         with _quiet():
             return bytes(converter.convert())
     except Exception as e:  # noqa: BLE001 - ConverterError, ValueError, RuntimeError depending on the failing pass
-        raise FashionEdgeError(f"{what} conversion failed: {str(e).strip().splitlines()[0][:500]}") from e
+        unsupported = sorted(set(re.findall(r"'(tf\.\w+)' op is neither a custom op nor a flex op", str(e))))
+        reason = (f"no TFLite builtin kernel for {', '.join(unsupported)}" if unsupported
+                  else str(e).strip().splitlines()[0][:300])  # fmt: skip
+        raise FashionEdgeError(f"{what} conversion failed: {reason}") from e
+
+
+def float_ops(model_bytes: bytes) -> list[str]:
+    """The ops of a model that compute in float32 (its float input/output and the (DE)QUANTIZE ops at them aside).
+
+    TFLITE_BUILTINS_INT8 alone does not stop the converter from wrapping an op that lacks an int8 kernel in
+    DEQUANTIZE/QUANTIZE and running it in float: this is how such a fallback is caught.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model_bytes)
+    io = {d["index"] for d in interpreter.get_input_details() + interpreter.get_output_details()}
+    is_float = {t["index"]: np.dtype(t["dtype"]) == np.float32 and t["index"] not in io
+                for t in interpreter.get_tensor_details()}  # fmt: skip
+    ops = getattr(interpreter, "_get_ops_details", lambda: [])()  # no public op listing; tensors are the fallback
+    if not ops:
+        return [t["name"] for t in interpreter.get_tensor_details() if is_float[t["index"]]]
+    return [op["op_name"] for op in ops
+            if op["op_name"] not in ("QUANTIZE", "DEQUANTIZE")
+            and any(is_float.get(i, False) for i in [*op["inputs"], *op["outputs"]])]  # fmt: skip
 
 
 def to_float32(model) -> bytes:
@@ -126,8 +150,18 @@ def int8_converter(model, calibration_images: np.ndarray, io_type: str = "uint8"
 
 
 def to_int8(model, calibration_images: np.ndarray, io_type: str = "uint8") -> bytes:
-    """Full-integer post-training quantization calibrated on `calibration_images` (uint8, from the training split)."""
-    return _convert(int8_converter(model, calibration_images, io_type), "full-int8")
+    """Full-integer post-training quantization calibrated on `calibration_images` (uint8, from the training split).
+
+    Fails if any op would still compute in float (see `float_ops`).
+    """
+    model_bytes = _convert(int8_converter(model, calibration_images, io_type), "full-int8")
+    fallback = float_ops(model_bytes)
+    if fallback:
+        raise FashionEdgeError(
+            f"full-int8 conversion failed: {', '.join(sorted(set(fallback)))} would run in float (no int8 kernel); "
+            "replace those layers or ship the dynamic/float16 variants"
+        )
+    return model_bytes
 
 
 # --- cards --------------------------------------------------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""`fashion-edge convert`: a trained model.keras -> verified `.tflite` variants with their model cards."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ..edge.card import VARIANTS
+from ..errors import FashionEdgeError
+from .calibration import DEFAULT_CALIBRATION_IMAGES, MIN_CALIBRATION_IMAGES
+
+
+def _progress_bar(label: str, total: int):
+    # On stderr, so stdout carries only the results table; click draws the bar only on a terminal.
+    return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
+
+
+@click.command("convert")
+@click.argument("model_path", metavar="MODEL.keras", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("runs/tflite"),
+    show_default=True,
+    help="Directory for fashion_<variant>.tflite and its card fashion_<variant>.json.",
+)
+@click.option(
+    "--variants",
+    default=",".join(VARIANTS),
+    show_default=True,
+    help=f"Comma-separated subset of {', '.join(VARIANTS)}.",
+)
+@click.option(
+    "--calibration",
+    "calibration_images",
+    type=int,
+    default=DEFAULT_CALIBRATION_IMAGES,
+    show_default=True,
+    help=f"int8 calibration images from the training split, stratified per class (>= {MIN_CALIBRATION_IMAGES}).",
+)
+@click.option(
+    "--calibration-seed", type=int, default=0, show_default=True, help="Seed for picking the calibration images."
+)
+@click.option(
+    "--io",
+    "io_type",
+    type=click.Choice(["uint8", "int8", "float32"]),
+    default="uint8",
+    show_default=True,
+    help="int8 model input type: uint8 takes raw pixels (scale 1, zero point 0); int8 takes pixel-128.",
+)
+@click.option(
+    "--max-drop",
+    "max_drop_pp",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Warn when a variant's test accuracy is more than this many points below the Keras model's.",
+)
+@click.option("--strict", is_flag=True, help="Make a --max-drop violation an error (that variant is not written).")
+@click.option(
+    "--verify-limit",
+    type=click.IntRange(min=1),
+    help="Verify on only the first N test images (default: all 10,000).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory with the four Fashion-MNIST IDX .gz files (default: search, see README).",
+)
+def convert_command(
+    model_path: Path,
+    out_dir: Path,
+    variants: str,
+    calibration_images: int,
+    calibration_seed: int,
+    io_type: str,
+    max_drop_pp: float,
+    strict: bool,
+    verify_limit: int | None,
+    data_dir: Path | None,
+) -> None:
+    """Convert MODEL.keras to TFLite variants, each verified on the test set, with a model card beside it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO/WARNING lines are not actionable here
+    from .tflite import convert_model, parse_variants
+
+    try:
+        results = convert_model(
+            model_path,
+            out_dir,
+            parse_variants(variants),
+            calibration_images,
+            io_type,
+            calibration_seed=calibration_seed,
+            data_dir=data_dir,
+            verify_limit=verify_limit,
+            max_drop_pp=max_drop_pp,
+            strict=strict,
+            progress_bar=_progress_bar,
+        )
+    except FashionEdgeError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{'variant':<8}  {'size KB':>8}  {'accuracy':>8}  {'agreement':>9}  {'drop pp':>7}  file")
+    for r in results:
+        click.echo(f"{r.variant:<8}  {r.size_bytes / 1024:8.1f}  {r.test_accuracy:8.4f}  {r.agreement_with_float:9.4f}"
+                   f"  {r.accuracy_drop_pp:7.2f}  {r.model_path}")  # fmt: skip
+    for r in results:
+        if r.warning:
+            click.secho(f"warning: {r.warning}", fg="yellow", err=True)
