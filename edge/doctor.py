@@ -78,6 +78,14 @@ def _dist(name: str) -> str | None:
         return None
 
 
+def module_installed(name: str) -> bool:
+    """Whether `name` could be imported, without importing it (a blocked import counts as absent)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _read(path: str | Path) -> str | None:
     try:
         return Path(path).read_text(errors="replace").strip("\x00\n ")
@@ -165,11 +173,11 @@ def gather(model_path: Path = DEFAULT_MODEL, smoke_test: bool = True) -> Facts:
         venv_system_site_packages=_venv_system_site_packages(),
         packages={d: _dist(d) for d in ("numpy", *OPENCV_DISTS, "ai-edge-litert", "tflite-runtime", "tensorflow")},
         runtimes=runtimes,
-        tensorflow_installed=importlib.util.find_spec("tensorflow") is not None,
+        tensorflow_installed=module_installed("tensorflow"),
         opencv_gui=gui,
         opencv_video_io=video_io,
         # find_spec, not import: importing picamera2 starts libcamera and can grab the camera from a running service
-        picamera2_importable=importlib.util.find_spec("picamera2") is not None,
+        picamera2_importable=module_installed("picamera2"),
         picamera2_on_system=(APT_DIST_PACKAGES / "picamera2").is_dir(),
         video_devices=find_video_devices(),
         governor=_read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
