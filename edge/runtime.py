@@ -5,7 +5,12 @@ tf.lite is the last resort (it drags in all of TensorFlow); the edge install nev
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +75,39 @@ def make_interpreter(model_path: Path, num_threads: int | None = None, runtime: 
     module = _import_runtime(name)
     interpreter_cls = module.Interpreter
     try:
-        interpreter = interpreter_cls(model_path=str(model_path), num_threads=num_threads)
-        interpreter.allocate_tensors()
+        with _filtered_native_stderr():
+            interpreter = interpreter_cls(model_path=str(model_path), num_threads=num_threads)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         raise FashionEdgeError(f"{model_path} could not be loaded by {name}: {e}") from e
     return interpreter, name
+
+
+# LiteRT's C++ side prints this on stderr the first time a model is allocated; it would be the noise in every
+# one-line error and around every JSON Lines run, so it is dropped (anything else it prints is passed on).
+_NATIVE_NOISE = ("INFO: Created TensorFlow Lite XNNPACK delegate",)
+
+
+@contextlib.contextmanager
+def _filtered_native_stderr() -> Iterator[None]:
+    """Capture what native code writes to file descriptor 2 meanwhile; re-emit it minus _NATIVE_NOISE."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # pytest capture or an unusual stderr: leave it alone
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not line.startswith(_NATIVE_NOISE))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()
