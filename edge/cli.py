@@ -1,0 +1,451 @@
+"""`edge-classify [OPTIONS] [PATHS]...` (and `fashion-edge classify`): classify images, videos, streams, cameras.
+
+`main()` parses options, `run()` does the work: sources -> preprocess -> Classifier -> printed lines / JSON Lines,
+with optional observers (--serve), an annotated video (--save-video) and a window (--show).
+
+Subcommands (for the device helper). `edge-classify NAME ARGS...` runs SUBCOMMANDS[NAME] when the first argument
+is one of its keys; anything else is the classify command (a file that happens to be called `doctor` is `./doctor`).
+Each value is "module:attribute" naming a `click.Command`, imported only when used; it is run as
+`command.main(ARGS, prog_name="edge-classify NAME")`. Add an entry here to add a subcommand.
+
+Live web view (`--serve [HOST:]PORT`): the loop imports `fashion_edge.edge.serve` only when --serve is given and
+calls `start_server(address: str, info: dict) -> Observer` (`address` as the user typed it, `info` =
+`Classifier.info()`: the card plus path and runtime). It must raise FashionEdgeError for a port in use or a host
+that cannot be bound. The returned object follows `observer.Observer`: `on_result(frame, model_input, prediction,
+stats)` per classified frame (called from the inference thread, so it must not block), `on_status(message)` for
+source drops/reconnects, `close()` at the end. `annotate.annotate()` draws the prediction on a frame.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from ..errors import FashionEdgeError
+from .observer import Observer, Stats
+
+SUBCOMMANDS = {
+    "doctor": "fashion_edge.edge.doctor:doctor_command",
+    "parity": "fashion_edge.edge.parity:parity_command",
+}
+FPS_WINDOW = 30  # frames over which the reported FPS is averaged
+
+
+# ---------------------------------------------------------------------------------------------------- output
+
+
+def _result_record(frame: Any, prediction: Any, stats: Stats, live: bool) -> dict[str, Any]:
+    record: dict[str, Any] = {"source": frame.source}
+    if frame.index is not None:
+        record["frame"] = frame.index
+    record |= {
+        "label": prediction.label,
+        "score": round(prediction.score, 6),
+        "top_k": [{"label": c.label, "id": c.id, "score": round(c.score, 6)} for c in prediction.classes],
+        "uncertain": prediction.uncertain,
+        "latency_ms": round(prediction.latency_ms, 3),
+        "preprocess_ms": round(stats.preprocess_ms, 3),
+    }
+    if frame.index is not None or live:
+        record["fps"] = round(stats.fps, 2) if stats.fps else None
+    return record
+
+
+def _result_line(frame: Any, prediction: Any, stats: Stats) -> str:
+    where = frame.source if frame.index is None else f"{frame.source}#{frame.index}"
+    ranked = " | ".join(f"{c.label} {c.score:.2f}" for c in prediction.classes)
+    flag = "  (uncertain)" if prediction.uncertain else ""
+    fps = f"  {stats.fps:.1f} fps" if stats.fps else ""
+    return f"{where}  {ranked}{flag}  {prediction.latency_ms:.1f} ms{fps}"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else math.nan
+
+
+@dataclass
+class RunSummary:
+    """What a run did: printed at the end (to stderr) and the basis of the exit code."""
+
+    results: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    interrupted: bool = False
+    live: bool = False
+
+    def text(self) -> str:
+        elapsed = time.perf_counter() - self.started
+        fps = self.results / elapsed if elapsed > 0 else math.nan
+        head = f"{self.results} classified in {elapsed:.1f} s ({fps:.1f} FPS)"
+        if self.latencies_ms:
+            p50, p95 = _percentile(self.latencies_ms, 50), _percentile(self.latencies_ms, 95)
+            head += f", latency p50 {p50:.2f} ms p95 {p95:.2f} ms"
+        head += "; stopped by Ctrl-C" if self.interrupted else ""
+        lines = [head] + ([f"{len(self.failures)} failed:"] if self.failures else [])
+        return "\n".join(lines + [f"  {source}: {message}" for source, message in self.failures])
+
+    @property
+    def exit_code(self) -> int:
+        if self.failures or self.results == 0:
+            return 1
+        return 130 if self.interrupted and not self.live else 0  # Ctrl-C is how a live run normally ends
+
+
+class VideoSink:
+    """--save-video: annotated frames to OUT, written to a hidden file beside it and renamed when complete."""
+
+    CODECS = {".avi": "MJPG", ".mp4": "mp4v", ".mkv": "MJPG", ".mov": "mp4v"}
+
+    def __init__(self, path: Path, fps: float | None) -> None:
+        if path.suffix.lower() not in self.CODECS:
+            raise FashionEdgeError(f"--save-video {path}: use one of {', '.join(self.CODECS)}")
+        if not path.parent.is_dir():
+            raise FashionEdgeError(f"--save-video {path}: folder {path.parent} does not exist")
+        self.path, self.fps = path, fps or 15.0
+        self._tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+        self._writer: Any = None
+        self._size: tuple[int, int] | None = None
+
+    def write(self, image: np.ndarray) -> None:
+        import cv2
+
+        if self._writer is None:
+            self._size = (image.shape[1], image.shape[0])
+            fourcc = cv2.VideoWriter_fourcc(*self.CODECS[self.path.suffix.lower()])
+            self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, self._size)
+            if not self._writer.isOpened():
+                raise FashionEdgeError(f"--save-video {self.path}: OpenCV cannot write this format here")
+        if (image.shape[1], image.shape[0]) != self._size:  # stills of different sizes share one video
+            image = cv2.resize(image, self._size)
+        self._writer.write(image)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            os.replace(self._tmp, self.path)
+
+
+class Window:
+    """--show: one OpenCV window; refuses clearly on the headless OpenCV build."""
+
+    NAME = "edge-classify"
+
+    def __init__(self) -> None:
+        import cv2
+
+        try:
+            cv2.namedWindow(self.NAME, cv2.WINDOW_NORMAL)
+        except cv2.error as e:
+            raise FashionEdgeError(
+                "--show needs OpenCV with a GUI, and this is the headless build (opencv-python-headless); "
+                "`pip install opencv-python` on a desktop, or watch in a browser with --serve 8080"
+            ) from e
+
+    def show(self, image: np.ndarray, still: bool) -> bool:
+        """Show a frame; False when the user pressed q or Esc."""
+        import cv2
+
+        cv2.imshow(self.NAME, image)
+        return (cv2.waitKey(0 if still else 1) & 0xFF) not in (ord("q"), 27)
+
+    def close(self) -> None:
+        import cv2
+
+        cv2.destroyAllWindows()
+
+
+# ---------------------------------------------------------------------------------------------------- the loop
+
+
+@dataclass
+class Outputs:
+    """Where results go besides stdout."""
+
+    json_lines: bool = False
+    observers: list[Observer] = field(default_factory=list)
+    sink: VideoSink | None = None
+    window: Window | None = None
+
+
+def run(
+    sources: Iterator[Any],
+    classifier: Any,
+    preprocess: Any,
+    outputs: Outputs,
+    *,
+    max_frames: int | None = None,
+    echo: Callable[[str], None] = click.echo,
+) -> RunSummary:
+    """Classify every frame of every source in turn. Sources are opened lazily; one that fails to open is a failure
+    of that input and the run goes on. Returns the summary; Ctrl-C ends the run cleanly."""
+    from .annotate import annotate
+    from .preprocess import to_model_input
+
+    summary = RunSummary()
+    source = None
+    try:
+        for source in sources:
+            if isinstance(source, tuple):  # (name, error): an input that could not be opened
+                summary.failures.append(source)
+                if outputs.json_lines:
+                    echo(json.dumps({"source": source[0], "error": source[1]}))
+                else:
+                    click.echo(f"error: {source[0]}: {source[1]}", err=True)
+                continue
+            summary.live |= source.live
+            if outputs.sink is not None and outputs.sink.fps == 15.0 and source.fps:
+                outputs.sink.fps = source.fps
+            ends: deque[float] = deque(maxlen=FPS_WINDOW)
+            try:
+                for frame in source.frames():
+                    if frame.error is not None:
+                        summary.failures.append((frame.source, frame.error))
+                        if outputs.json_lines:
+                            echo(json.dumps({"source": frame.source, "error": frame.error}))
+                        else:
+                            click.echo(f"error: {frame.source}: {frame.error}", err=True)
+                        continue
+                    start = time.perf_counter()
+                    try:
+                        model_input = to_model_input(frame.image, preprocess)
+                    except FashionEdgeError as e:
+                        summary.failures.append((frame.source, str(e)))
+                        click.echo(f"error: {frame.source}: {e}", err=True)
+                        continue
+                    preprocess_ms = (time.perf_counter() - start) * 1000.0
+                    prediction = classifier.classify(model_input)
+                    ends.append(time.perf_counter())
+                    fps = (len(ends) - 1) / (ends[-1] - ends[0]) if len(ends) > 1 and ends[-1] > ends[0] else None
+                    summary.results += 1
+                    summary.latencies_ms.append(prediction.latency_ms)
+                    stats = Stats(frame.source, frame.index, summary.results, fps if frame.index is not None else None,
+                                  prediction.latency_ms, preprocess_ms, getattr(source, "status", "ok"))  # fmt: skip
+                    if outputs.json_lines:
+                        echo(json.dumps(_result_record(frame, prediction, stats, source.live)))
+                    else:
+                        echo(_result_line(frame, prediction, stats))
+                    for observer in outputs.observers:
+                        observer.on_result(frame.image, model_input, prediction, stats)
+                    if outputs.sink is not None or outputs.window is not None:
+                        drawn = annotate(frame.image, prediction, model_input, stats.fps)
+                        if outputs.sink is not None:
+                            outputs.sink.write(drawn)
+                        if outputs.window is not None and not outputs.window.show(drawn, frame.index is None):
+                            return summary
+                    if max_frames is not None and summary.results >= max_frames:
+                        return summary
+            finally:
+                source.close()
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------------- options
+
+
+def _load_classifier(model: Path | None, variant: str, threads: int | None, runtime: str | None, verify: bool,
+                     top_k: int = 1, threshold: float = 0.0) -> Any:  # fmt: skip
+    from .classifier import Classifier, default_model_path
+
+    return Classifier(model or default_model_path(variant), num_threads=threads, runtime=runtime, verify=verify,
+                      top_k=top_k, threshold=threshold)  # fmt: skip
+
+
+def _print_model_info(classifier: Any, as_json: bool) -> None:
+    info = classifier.info()
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    inp, out = info["input"], info["output"]
+    metrics = info.get("metrics") or {}
+    rows = [
+        ("path", info["path"]),
+        ("variant", info.get("variant")),
+        ("runtime", info["runtime"]),
+        ("size", f"{info['size_bytes']:,} bytes"),
+        ("sha256", info["sha256"]),
+        ("input", f"{inp['shape']} {inp['dtype']} scale {inp['scale']} zero point {inp['zero_point']}"),
+        (
+            "output",
+            f"{out.get('shape', '')} {out['dtype']} {out.get('kind', 'logits')} "
+            f"scale {out['scale']} zero point {out['zero_point']}",
+        ),  # fmt: skip
+        ("quantization", json.dumps(info.get("quantization"))),
+        ("test accuracy", metrics.get("test_accuracy")),
+        ("labels", ", ".join(info["labels"])),
+        ("created by", info.get("created_by")),
+    ]
+    for key, value in rows:
+        click.echo(f"{key:>14}: {value}")
+
+
+def _sources(paths: tuple[str, ...], every: int) -> Iterator[Any]:
+    """Positional inputs -> sources in order: runs of stills batched into one ImageFiles, each video on its own."""
+    from .sources import ImageFiles, VideoFile, expand_inputs
+
+    stills = []
+    for item in expand_inputs(paths):
+        if item.is_video and item.error is None:
+            if stills:
+                yield ImageFiles(stills)
+                stills = []
+            try:
+                yield VideoFile(item.path, every)
+            except FashionEdgeError as e:
+                yield (item.path, str(e))
+        else:
+            stills.append(item)
+    if stills:
+        yield ImageFiles(stills)
+
+
+def _classify_options(f: Callable) -> Callable:
+    options = [
+        click.argument("paths", nargs=-1, metavar="[PATHS]..."),
+        click.option("--source", metavar="FILE|URL", help="A video file or a stream URL (MJPEG over HTTP, RTSP)."),
+        click.option("--camera", metavar="INDEX|/dev/videoN|picamera2", help="A live camera (V4L2 or Picamera2)."),
+        click.option("--model", type=click.Path(dir_okay=False, path_type=Path),
+                     help="A .tflite with its .json card beside it (default: the model shipped in the package)."),
+        click.option("--variant", type=click.Choice(["int8", "float32"]), default="int8", show_default=True,
+                     help="Which shipped model to use."),
+        click.option("--model-info", is_flag=True, help="Print the model card (with path and runtime) and exit."),
+        click.option("--runtime", type=click.Choice(["litert", "tflite-runtime", "tf"]),
+                     help="Interpreter to use [default: the first that imports, in that order]."),
+        click.option("--threads", type=click.IntRange(1, 64), help="Interpreter threads [default: the runtime's]."),
+        click.option("--no-verify", is_flag=True, help="Skip the sha256 check of the model against its card."),
+        click.option("--preprocess", type=click.Choice(["auto", "photo", "dataset"]), default="auto",
+                     show_default=True, help="photo: find, trim and negate the garment; dataset: already 28x28-style."),
+        click.option("--roi", metavar="X,Y,W,H", help="Only look at this region of each frame (pixels)."),
+        click.option("--invert", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                     help="on: the garment is darker than its background; off: lighter."),
+        click.option("--top-k", type=click.IntRange(1, 10), default=1, show_default=True),
+        click.option("--threshold", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+                     help="Mark results whose top score is below this as uncertain."),
+        click.option("--json", "json_lines", is_flag=True, help="JSON Lines on stdout (also with --model-info)."),
+        click.option("--max-frames", type=click.IntRange(1), help="Stop after classifying this many frames."),
+        click.option("--every", type=click.IntRange(1), default=1, show_default=True,
+                     help="Classify only every N-th frame of a video or stream."),
+        click.option("--reconnect", type=click.IntRange(0), default=5, show_default=True,
+                     help="Reconnect attempts (with backoff) when a stream or camera drops; 0 = never."),
+        click.option("--timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
+                     help="Seconds to wait for a stream URL to connect or send data."),
+        click.option("--save-video", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write frames with the prediction drawn on (.avi or .mp4)."),
+        click.option("--show", is_flag=True, help="Show frames in a window (needs OpenCV with a GUI)."),
+        click.option("--serve", metavar="[HOST:]PORT", help="Live web view of the stream and predictions."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@click.command("classify", epilog="Subcommands: edge-classify doctor | parity IMAGE... (see NAME --help).")
+@_classify_options
+def classify_command(**options: Any) -> None:
+    """Classify garments in images, folders, globs, videos, streams or a camera with a TFLite model (no TensorFlow).
+
+    Prints one line per image or frame (label, score, latency), or JSON Lines with --json. Exits 0 when every
+    input was classified, 1 otherwise (the failures are listed at the end).
+    """
+    try:
+        code = _classify(**options)
+    except FashionEdgeError as e:
+        raise click.ClickException(str(e)) from e
+    sys.exit(code)
+
+
+def _classify(paths: tuple[str, ...], source: str | None, camera: str | None, model: Path | None, variant: str,
+              model_info: bool, runtime: str | None, threads: int | None, no_verify: bool, preprocess: str,
+              roi: str | None, invert: str, top_k: int, threshold: float, json_lines: bool, max_frames: int | None,
+              every: int, reconnect: int, timeout: float, save_video: Path | None, show: bool,
+              serve: str | None) -> int:  # fmt: skip
+    from .preprocess import PreprocessConfig, parse_roi
+    from .sources import open_camera_source, open_source
+
+    if model_info:
+        _print_model_info(_load_classifier(model, variant, threads, runtime, not no_verify), json_lines)
+        return 0
+    if not (paths or source or camera):
+        raise click.UsageError("give image files, folders or globs, --source FILE|URL, or --camera INDEX")
+    config = PreprocessConfig(mode=preprocess, roi=parse_roi(roi) if roi else None, invert=invert)
+    outputs = Outputs(json_lines=json_lines)
+    window = Window() if show else None  # fail before any work on a headless OpenCV
+
+    def on_status(message: str) -> None:
+        click.echo(f"status: {message}", err=True)
+        for observer in outputs.observers:
+            observer.on_status(message)
+
+    # live inputs open now: a missing camera or unreachable URL is one clear error before anything else happens
+    opened = []
+    try:
+        if source:
+            opened.append(open_source(source, every=every, reconnect=reconnect, timeout=timeout, on_status=on_status))
+        if camera:
+            opened.append(open_camera_source(camera, every=every, reconnect=reconnect, on_status=on_status))
+        classifier = _load_classifier(model, variant, threads, runtime, not no_verify, top_k, threshold)
+        if serve:
+            try:
+                serve_module = importlib.import_module("fashion_edge.edge.serve")
+            except ImportError as e:
+                raise FashionEdgeError(f"--serve is unavailable in this install: {e}") from e
+            outputs.observers.append(serve_module.start_server(serve, classifier.info()))
+        if save_video:
+            outputs.sink = VideoSink(save_video, next((s.fps for s in opened if s.fps), None))
+        outputs.window = window
+
+        def all_sources() -> Iterator[Any]:
+            yield from _sources(paths, every)
+            yield from opened
+
+        summary = run(all_sources(), classifier, config, outputs, max_frames=max_frames)
+    finally:
+        for s in opened:
+            s.close()  # closing twice is harmless; this covers sources never reached
+        for observer in outputs.observers:
+            observer.close()
+        if outputs.sink is not None:
+            outputs.sink.close()
+        if window is not None:
+            window.close()
+    if summary.results != 1 or summary.failures or summary.live or summary.interrupted:
+        click.echo(summary.text(), err=True)
+    return summary.exit_code
+
+
+class _WithSubcommands(click.Command):
+    """The classify command, except that `edge-classify NAME ...` runs SUBCOMMANDS[NAME] (see the module doc)."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        if args and args[0] in SUBCOMMANDS:
+            module, attr = SUBCOMMANDS[args[0]].split(":")
+            try:
+                command = getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError) as e:
+                raise SystemExit(f"Error: `edge-classify {args[0]}` is unavailable in this install: {e}") from e
+            return command.main(args[1:], prog_name=f"{prog_name or 'edge-classify'} {args[0]}", **extra)
+        return super().main(args, prog_name=prog_name, **extra)
+
+
+main = _WithSubcommands(
+    "edge-classify",
+    callback=classify_command.callback,
+    params=classify_command.params,
+    help=classify_command.help,
+    epilog=classify_command.epilog,
+)

@@ -1,0 +1,476 @@
+"""Where frames come from: image files, folders, globs, video files, cameras, stream URLs.
+
+Every source yields `Frame`s whose `image` is BGR uint8 (H, W, 3) -- the one frame format in edge/; conversion to
+the model's gray input happens once, in preprocess. A still that cannot be read yields a Frame with `error` set
+(reported, and the run goes on); a camera or URL that cannot be opened at all raises FashionEdgeError.
+
+Live sources (cameras, streams) are read by a capture thread that keeps only the newest frame, so a slow model
+never works through a backlog of stale frames; when a stream drops, the thread reconnects with exponential
+backoff (0.5 s, 1 s, 2 s ... up to 8 s) for at most `reconnect` consecutive attempts.
+HTTP MJPEG (multipart/x-mixed-replace, as served by most IP and ESP32 cameras and by `edge-classify --serve`)
+is parsed here with urllib, so its timeouts and reconnects are ours; anything else (RTSP, HLS, ...) goes
+through OpenCV's FFmpeg backend with open/read timeouts.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from ..errors import FashionEdgeError
+
+IMAGE_SUFFIXES = frozenset(
+    [".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pnm", ".pbm", ".jp2"]
+)
+VIDEO_SUFFIXES = frozenset(
+    [".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".mjpeg", ".mjpg", ".wmv"]
+)
+URL_SCHEMES = ("http://", "https://", "rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://")
+BACKOFF_START_S, BACKOFF_MAX_S = 0.5, 8.0
+CAMERA_SIZE = (640, 480)
+
+# OpenCV logs its own warnings (e.g. "can't open camera by index") to stderr; our errors already say it in one line.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+@dataclass
+class Frame:
+    """One image to classify: BGR uint8 `image`, or `error` saying why there is none."""
+
+    source: str
+    image: np.ndarray | None = None
+    index: int | None = None  # frame number in a video or stream (None for a still image)
+    error: str | None = None
+    timestamp: float = field(default_factory=time.monotonic)
+
+
+class Source(Protocol):
+    name: str
+    live: bool  # frames are dropped rather than queued (camera, stream)
+    fps: float | None  # the source's own frame rate when known (for --save-video)
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+def is_url(text: str) -> bool:
+    return text.lower().startswith(URL_SCHEMES)
+
+
+# ---------------------------------------------------------------------------------------------------- stills
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Decode an image file to BGR uint8; FashionEdgeError says why not (missing, empty, truncated, not an image)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise FashionEdgeError(f"cannot read: {e.strerror or e}") from e
+    if not data:
+        raise FashionEdgeError("empty file (0 bytes)")
+    # libjpeg "decodes" a truncated JPEG by filling the rest with gray and only warns; an intact one ends with EOI
+    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise FashionEdgeError("truncated JPEG (no end-of-image marker)")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # always 8-bit, 3-channel BGR
+    if image is None:
+        raise FashionEdgeError("not a readable image (corrupt, truncated, or a format OpenCV cannot decode)")
+    return image
+
+
+@dataclass
+class InputItem:
+    """One positional input after expansion: a file to read, or the reason there is none."""
+
+    path: str
+    error: str | None = None
+
+    @property
+    def is_video(self) -> bool:
+        return Path(self.path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+
+
+def expand_inputs(args: list[str] | tuple[str, ...]) -> list[InputItem]:
+    """Positional arguments -> files: a file as given, a folder recursively (images and videos), a glob pattern.
+
+    Folder walks pick files by suffix; a file named explicitly is always tried (and reported if it is no image).
+    """
+    items: list[InputItem] = []
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            files = _folder_files(path)
+            items += [InputItem(str(p)) for p in files] or [InputItem(arg, "folder holds no image or video files")]
+        elif path.is_file():
+            items.append(InputItem(arg))
+        elif glob.has_magic(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            files = [p for m in matches for p in (_folder_files(Path(m)) if Path(m).is_dir() else [Path(m)])]
+            items += [InputItem(str(p)) for p in files] or [InputItem(arg, "no files match this pattern")]
+        else:
+            items.append(InputItem(arg, "no such file or folder"))
+    return items
+
+
+class ImageFiles:
+    """Still images, one Frame each; unreadable files become error Frames and the run continues."""
+
+    live = False
+    fps = None
+
+    def __init__(self, items: list[InputItem]) -> None:
+        self.items = items
+        self.name = f"{len(items)} image(s)"
+
+    def frames(self) -> Iterator[Frame]:
+        for item in self.items:
+            if item.error:
+                yield Frame(item.path, error=item.error)
+                continue
+            try:
+                yield Frame(item.path, read_image(Path(item.path)))
+            except FashionEdgeError as e:
+                yield Frame(item.path, error=str(e))
+
+    def close(self) -> None:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------------- video files
+
+
+class VideoFile:
+    """Every frame of a video file in order (none dropped), optionally only every `every`-th."""
+
+    live = False
+
+    def __init__(self, path: str, every: int = 1) -> None:
+        self.name, self.every = str(path), max(1, int(every))
+        if not Path(path).is_file():
+            raise FashionEdgeError(f"{path}: no such video file")
+        self._cap = cv2.VideoCapture(str(path))
+        if not self._cap.isOpened():
+            raise FashionEdgeError(f"{path}: OpenCV cannot open it as a video (corrupt, or a codec FFmpeg lacks)")
+        self.fps = float(self._cap.get(cv2.CAP_PROP_FPS)) or None
+
+    def frames(self) -> Iterator[Frame]:
+        index = 0
+        while True:
+            if index % self.every:
+                if not self._cap.grab():  # skipped frames are demuxed but not decoded
+                    return
+            else:
+                ok, image = self._cap.read()
+                if not ok:
+                    return
+                yield Frame(self.name, image, index)
+            index += 1
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+# ---------------------------------------------------------------------------------------------------- live capture
+
+
+class Capture(Protocol):
+    """What the capture thread reads from: OpenCV's VideoCapture, our MJPEG reader, or Picamera2 (wrapped)."""
+
+    def read(self) -> tuple[bool, np.ndarray | None]: ...
+
+    def release(self) -> None: ...
+
+
+class MjpegHttpCapture:
+    """An HTTP multipart/x-mixed-replace JPEG stream (or a single-JPEG snapshot URL, polled) read with urllib.
+
+    `timeout` bounds the connect and every socket read, so a server that stalls or vanishes is noticed.
+    """
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url, self.timeout = url, timeout
+        self._resp = _http_open(url, timeout)
+        content_type = self._resp.headers.get("Content-Type", "")
+        self.snapshot = content_type.lower().startswith("image/")
+        match = re.search(r'boundary="?([^";]+)"?', content_type)
+        if not self.snapshot and (not content_type.lower().startswith("multipart/") or not match):
+            self._resp.close()
+            raise NotMjpeg(content_type)
+        self._boundary = b"--" + match.group(1).encode().removeprefix(b"--") if match else b""
+        self._at_headers = False  # True when the boundary line was already consumed while reading a part
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        try:
+            data = self._read_snapshot() if self.snapshot else self._read_part()
+        except (OSError, ValueError):  # socket timeout, reset, or a malformed part: the stream is broken
+            return False, None
+        if data is None:
+            return False, None
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+        return (image is not None), image
+
+    def _read_snapshot(self) -> bytes | None:
+        if self._resp is None:  # a snapshot URL gives one JPEG per request: ask again for the next frame
+            self._resp = _http_open(self.url, self.timeout)
+        try:
+            return self._resp.read() or None
+        finally:
+            self._resp.close()
+            self._resp = None
+
+    def _read_part(self) -> bytes | None:
+        fp = self._resp
+        if not self._at_headers:  # skip to the boundary line
+            while True:
+                line = fp.readline(65536)
+                if not line:
+                    return None
+                if line.strip().startswith(self._boundary):
+                    break
+        headers = {}
+        while True:
+            line = fp.readline(65536)
+            if not line:
+                return None
+            if not line.strip():
+                break
+            key, _, value = line.decode("latin-1").partition(":")
+            headers[key.strip().lower()] = value.strip()
+        self._at_headers = False
+        if "content-length" in headers:
+            data = fp.read(int(headers["content-length"]))
+            return data if len(data) == int(headers["content-length"]) else None
+        # no length: the part runs until the next boundary line
+        chunks = []
+        while True:
+            line = fp.readline(65536)
+            if not line:
+                return None
+            if line.strip().startswith(self._boundary):
+                self._at_headers = True
+                return b"".join(chunks).removesuffix(b"\r\n")
+            chunks.append(line)
+
+    def release(self) -> None:
+        if self._resp is not None:
+            self._resp.close()
+
+
+class NotMjpeg(Exception):
+    """The URL answered with something other than MJPEG or a JPEG: hand it to OpenCV/FFmpeg instead."""
+
+
+def _http_open(url: str, timeout: float):
+    request = urllib.request.Request(url, headers={"User-Agent": "edge-classify"})
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - the user's own camera URL
+    except urllib.error.HTTPError as e:
+        raise FashionEdgeError(f"stream {url} answered HTTP {e.code} {e.reason}; check the URL path") from e
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise FashionEdgeError(
+            f"cannot open stream {url}: {reason} (timeout {timeout:g} s); check the address and that the "
+            "camera server is running"
+        ) from e
+
+
+def _opencv_url(url: str, timeout: float) -> cv2.VideoCapture:
+    ms = int(timeout * 1000)
+    cap = cv2.VideoCapture(
+        url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+    )
+    if not cap.isOpened():
+        raise FashionEdgeError(f"cannot open stream {url} with OpenCV/FFmpeg within {timeout:g} s; check the URL")
+    return cap
+
+
+def open_url(url: str, timeout: float) -> Capture:
+    """HTTP(S) MJPEG or snapshot URLs via our reader; RTSP and other streams via OpenCV's FFmpeg backend."""
+    if url.lower().startswith(("http://", "https://")):
+        try:
+            return MjpegHttpCapture(url, timeout)
+        except NotMjpeg:
+            pass
+    return _opencv_url(url, timeout)
+
+
+def _video_devices() -> list[str]:
+    return sorted(str(p) for p in Path("/dev").glob("video*"))
+
+
+def open_camera(spec: str) -> Capture:
+    """`spec`: an index ("0"), a device ("/dev/video2") or "picamera2". One clear error naming what was tried."""
+    if spec == "picamera2":
+        return PiCamera()
+    device = f"/dev/video{spec}" if spec.isdigit() else spec
+    found = _video_devices()
+    hint = f"video devices here: {', '.join(found)}" if found else "there are no /dev/video* devices on this machine"
+    if not Path(device).exists():
+        raise FashionEdgeError(
+            f"no camera at {device} (tried OpenCV V4L2 on --camera {spec}; {hint}); connect one or pick another "
+            "with --camera; on a Raspberry Pi camera module use --camera picamera2; `edge-classify doctor` checks"
+        )
+    cap = cv2.VideoCapture(int(spec) if spec.isdigit() else device, cv2.CAP_V4L2)
+    if not cap.isOpened():
+        raise FashionEdgeError(
+            f"{device} exists but OpenCV V4L2 cannot open it (busy, no permission — add yourself to the `video` "
+            "group — or a libcamera-only camera: use --camera picamera2)"
+        )
+    cap.set(cv2.CAP_PROP_FRAME_WIDTH, CAMERA_SIZE[0])
+    cap.set(cv2.CAP_PROP_FRAME_HEIGHT, CAMERA_SIZE[1])
+    cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # fewer stale frames queued in the driver (not every driver honours it)
+    return cap
+
+
+class PiCamera:
+    """A libcamera camera through Picamera2 (cv2.VideoCapture cannot open those). Not testable without a Pi."""
+
+    def __init__(self) -> None:
+        try:
+            from picamera2 import Picamera2
+        except ImportError as e:
+            raise FashionEdgeError(
+                "--camera picamera2: the picamera2 module is not importable here; on Raspberry Pi OS run "
+                "`sudo apt install python3-picamera2` and create the venv with --system-site-packages"
+            ) from e
+        try:
+            self._cam = Picamera2()
+            # "RGB888" in libcamera's naming is B, G, R byte order in memory: exactly OpenCV's BGR, no conversion
+            self._cam.configure(self._cam.create_video_configuration({"format": "RGB888", "size": CAMERA_SIZE}))
+            self._cam.start()
+        except (RuntimeError, IndexError) as e:  # IndexError: Picamera2() with no camera attached
+            raise FashionEdgeError(f"--camera picamera2: no usable camera ({e}); check the ribbon cable") from e
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        try:
+            return True, self._cam.capture_array()
+        except RuntimeError:
+            return False, None
+
+    def release(self) -> None:
+        self._cam.close()
+
+
+class LiveSource:
+    """A camera or stream read by a capture thread that keeps only the newest frame; reconnects with backoff.
+
+    The first open happens in the caller's thread, so a missing camera or unreachable URL fails at once;
+    `on_status(message)` hears about drops and reconnects (the CLI prints them and tells --serve viewers).
+    """
+
+    live = True
+
+    def __init__(self, name: str, opener: Callable[[], Capture], reconnect: int = 5,
+                 on_status: Callable[[str], None] | None = None, every: int = 1) -> None:  # fmt: skip
+        self.name, self._opener, self.reconnect, self.every = name, opener, max(0, int(reconnect)), max(1, int(every))
+        self._on_status = on_status or (lambda message: None)
+        self._cap = opener()
+        get = getattr(self._cap, "get", None)
+        self.fps = (float(get(cv2.CAP_PROP_FPS)) or None) if get else None
+        self.status = "live"
+        self.reconnects = 0
+        self._cond = threading.Condition()
+        self._image: np.ndarray | None = None
+        self._seq = 0  # frames captured so far; a jump between two delivered frames = frames dropped
+        self._error: str | None = None
+        self._done = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._capture, name=f"capture {name}", daemon=True)
+        self._thread.start()
+
+    def _status(self, message: str) -> None:
+        self.status = message
+        self._on_status(message)
+
+    def _capture(self) -> None:
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                ok, image = self._cap.read()
+                if ok and image is not None:
+                    if failures:
+                        self._status(f"{self.name}: reconnected")
+                    failures = 0
+                    with self._cond:
+                        self._image, self._seq = image, self._seq + 1
+                        self._cond.notify_all()
+                    continue
+                self._cap.release()
+                if self._stop.is_set():
+                    return
+                self._cap = None
+                while self._cap is None:
+                    if failures >= self.reconnect:
+                        tried = f" after {failures} reconnect attempt(s)" if self.reconnect else " (--reconnect 0)"
+                        self._error = f"stream lost{tried}"
+                        return
+                    failures += 1
+                    self.reconnects += 1
+                    delay = min(BACKOFF_MAX_S, BACKOFF_START_S * 2 ** (failures - 1))
+                    self._status(f"{self.name}: stream dropped; reconnecting in {delay:g} s "
+                                 f"(attempt {failures}/{self.reconnect})")  # fmt: skip
+                    if self._stop.wait(delay):
+                        return
+                    try:
+                        self._cap = self._opener()
+                    except FashionEdgeError as e:
+                        self._status(str(e))
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify_all()
+
+    def frames(self) -> Iterator[Frame]:
+        delivered, taken = 0, 0
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda seen=delivered: self._seq != seen or self._done)
+                if self._seq == delivered:  # finished, nothing new
+                    if self._error:
+                        yield Frame(self.name, error=self._error)
+                    return
+                image, delivered = self._image, self._seq
+            taken += 1
+            if (taken - 1) % self.every == 0:
+                yield Frame(self.name, image, delivered - 1)
+
+    def close(self) -> None:
+        self._stop.set()
+        cap = self._cap
+        # closing a socket ends a blocked read at once; an OpenCV capture must not be released mid-read
+        if isinstance(cap, MjpegHttpCapture):
+            cap.release()  # closing the socket ends a blocked read at once
+        self._thread.join(timeout=5)
+        if cap is not None and not self._thread.is_alive():
+            cap.release()
+
+
+def open_source(spec: str, *, every: int = 1, reconnect: int = 5, timeout: float = 10.0,
+                on_status: Callable[[str], None] | None = None) -> Source:  # fmt: skip
+    """`--source` / `--camera` values -> a Source: a URL, a video file, an image file, or a camera spec."""
+    if is_url(spec):
+        return LiveSource(spec, lambda: open_url(spec, timeout), reconnect, on_status, every)
+    path = Path(spec)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageFiles([InputItem(spec) if path.is_file() else InputItem(spec, "no such file")])
+    return VideoFile(spec, every)
+
+
+def open_camera_source(spec: str, *, every: int = 1, reconnect: int = 5,
+                       on_status: Callable[[str], None] | None = None) -> Source:  # fmt: skip
+    return LiveSource(f"camera {spec}", lambda: open_camera(spec), reconnect, on_status, every)
