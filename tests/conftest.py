@@ -19,16 +19,21 @@ def fmnist() -> FashionMNIST:
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    """model.keras + history.json + training.json of a tiny CNN: 2 epochs on 1,500 training images."""
+def tiny_training(tmp_path_factory):
+    """TrainResult of a tiny CNN: 2 epochs on 1,500 training images (model, paths, accuracies)."""
     pytest.importorskip("tensorflow")
     from fashion_edge.train.fit import TrainConfig, train
     from fashion_edge.train.model import ModelConfig
 
     out = tmp_path_factory.mktemp("tiny_model")
     cfg = TrainConfig(profile="test", epochs=2, batch_size=64, train_limit=1500, model=ModelConfig(stages=TINY_STAGES))
-    train(cfg, out, verbose=0)
-    return out
+    return train(cfg, out, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_training) -> Path:
+    """Directory with model.keras + history.json + training.json of the tiny CNN."""
+    return tiny_training.model_path.parent
 
 
 @pytest.fixture(scope="session")

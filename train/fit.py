@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ class TrainConfig:
 
 PROFILES = {
     "quick": TrainConfig(profile="quick", epochs=3, model=ModelConfig(stages=((16,), (32,), (64,)))),
-    "full": TrainConfig(profile="full"),
+    "full": TrainConfig(profile="full", epochs=15),
 }
 
 
@@ -46,46 +47,55 @@ class TrainResult:
     val_accuracy: float
     test_accuracy: float
     wall_time_s: float
+    model: Any = field(default=None, repr=False)  # the trained keras.Model, best weights restored
 
 
-def _augmenter(seed: int):
-    """Training-only augmentation, wrapped around the model for fit and never saved with it."""
-    import keras
-    from keras import layers, ops
-
-    class RandomErasing(layers.Layer):
-        """Zero a random rectangle (up to `max_frac` of each side) in each image, with probability `p`."""
-
-        def __init__(self, p: float = 0.5, max_frac: float = 0.4, seed: int | None = None, **kw):
-            super().__init__(**kw)
-            self.p, self.max_frac = p, max_frac
-            self.seed_gen = keras.random.SeedGenerator(seed)
-
-        def call(self, x, training=None):
-            if not training:
-                return x
-            n, h, w = ops.shape(x)[0], x.shape[1], x.shape[2]
-            u = keras.random.uniform((n, 5), seed=self.seed_gen)
-            eh, ew = u[:, 0] * self.max_frac * h, u[:, 1] * self.max_frac * w
-            y0, x0 = u[:, 2] * (h - eh), u[:, 3] * (w - ew)
-            rows = ops.reshape(ops.arange(h, dtype="float32"), (1, h, 1))
-            cols = ops.reshape(ops.arange(w, dtype="float32"), (1, 1, w))
-
-            def col(v):
-                return ops.reshape(v, (-1, 1, 1))
-
-            inside = (rows >= col(y0)) & (rows < col(y0 + eh)) & (cols >= col(x0)) & (cols < col(x0 + ew))
-            erase = inside & (col(u[:, 4]) < self.p)
-            return x * ops.expand_dims(1.0 - ops.cast(erase, x.dtype), -1)
-
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed + 1),
-            RandomErasing(seed=seed + 2),
-        ],
-        name="augment",
+def augment_batch(x: np.ndarray, rng: np.random.Generator, max_shift: int = 3, erase_p: float = 0.5) -> np.ndarray:
+    """Training-only augmentation in numpy (10x cheaper here than Keras' image layers): random horizontal flip,
+    shift by up to `max_shift` pixels (zero fill), and random erasing of a rectangle up to 12x12."""
+    n, h, w = x.shape[:3]
+    flip = rng.random(n) < 0.5
+    x = np.where(flip[:, None, None, None], x[:, :, ::-1], x)
+    padded = np.pad(x, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)))
+    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
+    rows = dy[:, None] + np.arange(h)[None, :]  # (n, h)
+    cols = dx[:, None] + np.arange(w)[None, :]  # (n, w)
+    x = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    eh, ew = rng.integers(4, 13, size=(2, n))
+    y0, x0 = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
+    r, c = np.arange(h)[None, :, None], np.arange(w)[None, None, :]
+    inside = (
+        (r >= y0[:, None, None])
+        & (r < (y0 + eh)[:, None, None])
+        & (c >= x0[:, None, None])
+        & (c < (x0 + ew)[:, None, None])
     )
+    erase = inside & (rng.random(n) < erase_p)[:, None, None]
+    return np.where(erase[..., None], 0.0, x).astype(np.float32)
+
+
+def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augment: bool):
+    """A Keras PyDataset: reshuffled every epoch, augmented per batch; seeded, so runs repeat exactly."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(x))
+
+        def __len__(self) -> int:
+            return int(np.ceil(len(x) / batch_size))
+
+        def __getitem__(self, i: int):
+            idx = self.order[i * batch_size : (i + 1) * batch_size]
+            xb = augment_batch(x[idx], self.rng) if augment else x[idx]
+            return xb, y[idx]
+
+        def on_epoch_end(self) -> None:
+            self.order = self.rng.permutation(len(x))
+
+    return Batches()
 
 
 class _BestWeights:
@@ -139,13 +149,12 @@ def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose
     x_train, y_train, x_val, y_val = x[train_idx], data.y_train[train_idx], x[val_idx], data.y_train[val_idx]
 
     model = build_model(cfg.model)
-    fit_model = keras.Sequential([_augmenter(cfg.seed), model]) if cfg.augment else model
     steps = cfg.epochs * int(np.ceil(len(x_train) / cfg.batch_size))
     warmup = min(int(cfg.warmup_epochs * np.ceil(len(x_train) / cfg.batch_size)), steps // 2)
     schedule = keras.optimizers.schedules.CosineDecay(
         cfg.learning_rate / 10, decay_steps=steps - warmup, warmup_target=cfg.learning_rate, warmup_steps=warmup
     )
-    fit_model.compile(
+    model.compile(
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
@@ -156,10 +165,8 @@ def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose
         on_epoch_begin=lambda e, logs: epoch_times.append(time.time()),
         on_epoch_end=lambda e, logs: epoch_times.__setitem__(-1, round(time.time() - epoch_times[-1], 2)),
     )
-    history = fit_model.fit(
-        x_train,
-        y_train,
-        batch_size=cfg.batch_size,
+    history = model.fit(
+        _batches(x_train, y_train, cfg.batch_size, cfg.seed, cfg.augment),
         epochs=cfg.epochs,
         validation_data=(x_val, y_val),
         callbacks=[best.callback, timer],
@@ -192,7 +199,7 @@ def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose
         "versions": _library_versions(),
         "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": _cpu_count()},
     })  # fmt: skip
-    return TrainResult(model_path, history_path, training_path, best.best_accuracy, test_accuracy, wall_time_s)
+    return TrainResult(model_path, history_path, training_path, best.best_accuracy, test_accuracy, wall_time_s, model)
 
 
 def _cpu_count() -> int:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class ModelConfig:
     # One tuple per resolution stage (28x28, 14x14, 7x7): the widths of its 3x3 convs. Max-pool between stages.
-    stages: tuple[tuple[int, ...], ...] = ((32,), (64, 64), (128,))
+    stages: tuple[tuple[int, ...], ...] = ((24,), (48,), (96, 96))
     dropout: float = 0.3  # before the classifier, training only
     num_classes: int = 10
 

@@ -1,0 +1,48 @@
+"""`fashion-edge train` end to end on a tiny slice, and its answers to bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from fashion_edge.cli import main
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, ["train", *args])
+
+
+def test_train_cli_end_to_end(tmp_path):
+    pytest.importorskip("tensorflow")
+    result = run("--profile", "quick", "--train-limit", "300", "--epochs", "1", "--seed", "7", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "test accuracy" in result.output
+    assert {p.name for p in tmp_path.iterdir()} == {"model.keras", "history.json", "training.json"}
+    info = json.loads((tmp_path / "training.json").read_text())
+    assert info["profile"] == "quick" and info["config"]["seed"] == 7 and info["config"]["epochs"] == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--profile", "huge"], "Invalid value for '--profile'"),
+        (["--epochs", "0"], "Invalid value for '--epochs'"),
+        (["--batch-size", "-1"], "Invalid value for '--batch-size'"),
+    ],
+)
+def test_bad_options_are_usage_errors(args, message):
+    result = run(*args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_unwritable_out_and_missing_data_are_one_line_errors(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run("--out", str(blocker / "sub"))
+    assert result.exit_code == 1 and "cannot create output directory" in result.output
+    assert "Traceback" not in result.output
+    result = run("--out", str(tmp_path / "o"), "--data-dir", str(tmp_path / "nowhere"))
+    assert result.exit_code == 1 and "lacks" in result.output
+    assert not (tmp_path / "o" / "model.keras").exists()
