@@ -124,8 +124,9 @@ def bench_group(ctx: click.Context, models_dir: Path | None = None, **options) -
 def _run(models_dir: Path | None, threads, runs, warmup, batch, out_dir, runtimes, keras_model, no_keras, pin_cpu,
          label, seed, data_dir, test_limit) -> None:  # fmt: skip
     from ..artifacts import ensure_writable_dir
+    from .models import discover
     from .report import markdown, write_reports
-    from .run import BenchConfig, default_pin_cpu, run_benchmark
+    from .run import BenchConfig, check_config, default_pin_cpu, run_benchmark
 
     if keras_model is None and not no_keras and models_dir is not None:
         found = Path(models_dir) / "model.keras"
@@ -133,10 +134,13 @@ def _run(models_dir: Path | None, threads, runs, warmup, batch, out_dir, runtime
             keras_model = found
     if no_keras:
         keras_model = None
-    ensure_writable_dir(out_dir)  # fail before minutes of measuring, not after
     cfg = BenchConfig(models_dir=models_dir, keras_model=keras_model, threads=threads, runs=runs, warmup=warmup,
                       batch=batch, runtimes=runtimes, pin_cpu=default_pin_cpu() if pin_cpu == -1 else pin_cpu,
                       seed=seed, data_dir=data_dir, test_limit=test_limit, label=label)  # fmt: skip
+    # Cheap checks first, so bad input fails before minutes of measuring and before --out is created.
+    check_config(cfg)
+    discover(models_dir, keras_model)
+    ensure_writable_dir(out_dir)
     with _progress() as (total, advance):
         doc = run_benchmark(cfg, advance=advance, total=total)
     paths = write_reports(doc, out_dir)

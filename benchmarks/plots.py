@@ -39,12 +39,17 @@ def _png_base64(fig) -> str:
 
 
 def _latency_figure(plt, pairs, many: bool):
+    import matplotlib
+
+    # `orientation` replaced `vert` in matplotlib 3.10 (and `vert` warns from 3.11).
+    new_api = tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) >= (3, 10)
+    horizontal = {"orientation": "horizontal"} if new_api else {"vert": False}
     threads = sorted({r["threads"] for _, r in pairs})
     n_boxes = max(sum(r["threads"] == t for _, r in pairs) for t in threads)
     fig, axes = plt.subplots(len(threads), 1, figsize=(9, 0.45 * n_boxes * len(threads) + 1.2), squeeze=False)
     for ax, t in zip(axes[:, 0], threads, strict=True):
         rows = [(run, r) for run, r in pairs if r["threads"] == t]
-        ax.boxplot([r["samples_ms"] for _, r in rows], vert=False, whis=(1, 99), showfliers=False)
+        ax.boxplot([r["samples_ms"] for _, r in rows], whis=(1, 99), showfliers=False, **horizontal)
         ax.set_yticks(range(1, len(rows) + 1), [_label(run, r, many) for run, r in rows])
         ax.set_title(f"{t} thread{'s' if t > 1 else ''}", fontsize=10)
         ax.set_xscale("log")  # Keras and TFLite differ by 10x or more; a linear axis hides TFLite's spread

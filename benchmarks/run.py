@@ -115,6 +115,7 @@ def run_benchmark(cfg: BenchConfig, advance: Advance | None = None, total: Calla
                 step(1)
         keras_rows = [_keras_row(cfg, m, t, step) for m in models if m.is_keras for t in cfg.threads]
         latency.measure_interleaved(list(runners.values()), cfg.runs, cfg.warmup, cfg.seed, step)
+        device = device_info(cfg.label)  # inside the pinned block: cpus_allowed shows the pinning
     results = [
         _row(m, runner.runtime, t, cfg.batch, runner.samples_ms, True, accuracy[m.variant, rt],
              memory[m.variant, rt], runner.xnnpack)
@@ -122,6 +123,7 @@ def run_benchmark(cfg: BenchConfig, advance: Advance | None = None, total: Calla
         for runner in [runners[m.variant, rt, t]]
     ] + keras_rows  # fmt: skip
     add_ratios(results, baseline_runtime=runtimes[0])
+    device["xnnpack"] = any(r["xnnpack"] for r in results)
     return {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
@@ -134,7 +136,7 @@ def run_benchmark(cfg: BenchConfig, advance: Advance | None = None, total: Calla
             "models_dir": str(models[0].path.parent), "keras_model": str(cfg.keras_model) if cfg.keras_model else None,
             "memory_threads": cfg.threads[0], "data_sha256": data.content_sha256,
         },
-        "device": device_info(cfg.label, xnnpack=any(r["xnnpack"] for r in results)),
+        "device": device,
         "results": results,
     }  # fmt: skip
 
