@@ -1,0 +1,79 @@
+"""The bench.json validator: accepts what the benchmark writes, names every problem in what it must refuse."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from fashion_edge.benchmarks.report import markdown, merge
+from fashion_edge.benchmarks.run import add_ratios
+from fashion_edge.benchmarks.schema import SchemaError, validate
+
+
+def _row(variant: str, threads: int, p50: float, accuracy: float, size: int) -> dict:
+    lat = {"mean": p50, "std": 0.01, "min": p50 * 0.9, "max": p50 * 2, "p50": p50, "p90": p50 * 1.2, "p99": p50 * 1.5}
+    return {"variant": variant, "format": f"TFLite {variant}", "runtime": "litert", "runtime_version": "2.3.0",
+            "threads": threads, "batch": 1, "latency_ms": lat, "fps": 1000 / p50, "samples_ms": [p50] * 3,
+            "interleaved": True, "accuracy": accuracy, "size_bytes": size, "peak_rss_mb": 150.0,
+            "baseline_rss_mb": 27.0, "startup_s": 0.4, "xnnpack": True, "vs_float32": None}  # fmt: skip
+
+
+@pytest.fixture
+def run_doc() -> dict:
+    results = [_row("float32", 1, 0.9, 0.91, 400_000), _row("int8", 1, 0.3, 0.905, 110_000)]
+    add_ratios(results, baseline_runtime="litert")
+    return {
+        "schema": "fashion-edge-bench", "schema_version": 1, "kind": "run", "created_at": "2026-01-01T00:00:00+00:00",
+        "fashion_edge_version": "0.1.0",
+        "config": {"runs": 3, "warmup": 1, "batch": 1, "threads": [1], "runtimes": ["litert"], "pin_cpu": None,
+                   "seed": 0, "test_images": 10000, "models_dir": "/m", "keras_model": None, "memory_threads": 1},
+        "device": {"label": "pi5", "cpu_model": "Cortex-A76", "cpu_cores": 4, "cpus_allowed": 4, "arch": "aarch64",
+                   "os": "Debian 12", "python": "3.11.2", "numpy": "1.26.4", "runtimes": {"litert": "2.3.0"},
+                   "tensorflow": None, "xnnpack": True},
+        "results": results,
+    }  # fmt: skip
+
+
+def test_a_well_formed_run_validates_and_ratios_are_against_float32(run_doc):
+    validate(run_doc)
+    int8 = run_doc["results"][1]["vs_float32"]
+    assert int8["speedup_p50"] == pytest.approx(3.0)
+    assert int8["size_ratio"] == pytest.approx(0.275)
+    assert int8["accuracy_delta"] == pytest.approx(-0.005)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "problem"),
+    [
+        (lambda d: d.update(schema_version=2), "schema_version"),
+        (lambda d: d.update(kind="other"), "kind"),
+        (lambda d: d["results"][0].pop("latency_ms"), "results[0].latency_ms: missing"),
+        (lambda d: d["results"][1]["latency_ms"].update(p90=0.1), "percentiles out of order"),
+        (lambda d: d["results"][0].update(accuracy=91.0), "not in [0, 1]"),
+        (lambda d: d["results"][0].update(threads=0), "threads: must be >= 1"),
+        (lambda d: d["results"][0].update(size_bytes="big"), "size_bytes: unexpected type str"),
+        (lambda d: d["device"].pop("arch"), "device.arch: missing"),
+        (lambda d: d["config"].update(runs=True), "config.runs: unexpected type bool"),
+        (lambda d: d.update(results=[]), "non-empty list"),
+    ],
+)
+def test_the_validator_names_the_problem(run_doc, mutate, problem):
+    mutate(run_doc)
+    with pytest.raises(SchemaError, match=problem.replace("[", r"\[").replace("]", r"\]")):
+        validate(run_doc)
+
+
+def test_merge_flattens_and_markdown_pivots_devices(run_doc):
+    laptop = copy.deepcopy(run_doc)
+    laptop["device"].update(label="laptop", arch="x86_64")
+    merged = merge([merge([laptop]), run_doc])
+    validate(merged)
+    assert [r["device"]["label"] for r in merged["runs"]] == ["laptop", "pi5"]
+    md = markdown(merged)
+    assert "| Format | laptop (x86_64) | pi5 (aarch64) |" in md
+    assert "| TFLite int8 | 0.300 (3.00×) | 0.300 (3.00×) |" in md
+    broken = copy.deepcopy(merged)
+    broken["runs"][1]["results"][0].pop("accuracy")
+    with pytest.raises(SchemaError, match=r"runs\[1\].results\[0\].accuracy"):
+        validate(broken)
