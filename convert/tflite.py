@@ -64,7 +64,7 @@ def keras_logits(model, images_uint8: np.ndarray, batch_size: int = 512) -> np.n
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_converter() -> Iterator[None]:
     """The converter prints every captured tensor and warns about input statistics; none of it is actionable."""
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -79,7 +79,7 @@ def make_converter(model):
 
 def _convert(converter, what: str) -> bytes:
     try:
-        with _quiet():
+        with quiet_converter():
             return bytes(converter.convert())
     except Exception as e:  # noqa: BLE001 - ConverterError, ValueError, RuntimeError depending on the failing pass
         unsupported = sorted(set(re.findall(r"'(tf\.\w+)' op is neither a custom op nor a flex op", str(e))))
