@@ -412,7 +412,9 @@ def _classify(paths: tuple[str, ...], source: str | None, camera: str | None, mo
             yield from _sources(paths, every)
             yield from opened
 
-        summary = run(all_sources(), classifier, config, outputs, max_frames=max_frames)
+        # a web view of a video file plays it at its own frame rate, like a camera, instead of in a blink
+        sources = serve_module.realtime(all_sources()) if serve else all_sources()
+        summary = run(sources, classifier, config, outputs, max_frames=max_frames)
     finally:
         for s in opened:
             s.close()  # closing twice is harmless; this covers sources never reached
