@@ -11,6 +11,7 @@ import base64
 import html
 import io
 import platform
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,18 +97,18 @@ def confusion_figure(matrices: dict[str, np.ndarray]) -> bytes:
     panels = [(n, matrices[n], "Blues") for n in names]
     if len(names) == 2:
         panels.append((f"{names[1]} - {names[0]}", matrices[names[1]] - matrices[names[0]], "RdBu_r"))
-    fig = Figure(figsize=(6.2 * len(panels), 6.0))
-    short = [n.split("/")[0][:8] for n in CLASS_NAMES]
+    fig = Figure(figsize=(6.4 * len(panels), 6.0), layout="constrained")
+    names = list(CLASS_NAMES)
     for ax, (title, cm, cmap) in zip(fig.subplots(1, len(panels)), panels, strict=True):
         lim = max(1, int(np.abs(cm).max()))
         ax.imshow(cm, cmap=cmap, vmin=-lim if cmap == "RdBu_r" else 0, vmax=lim)
         for (i, j), v in np.ndenumerate(cm):
             if v:
                 ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
-                        color="white" if cmap == "Blues" and v > 0.6 * lim else "black")  # fmt: skip
+                        color="white" if abs(v) > 0.6 * lim else "black")  # fmt: skip
         ax.set_title(title, fontsize=12)
-        ax.set_xticks(range(10), short, rotation=60, fontsize=9)
-        ax.set_yticks(range(10), short, fontsize=9)
+        ax.set_xticks(range(10), names, rotation=60, ha="right", fontsize=9)
+        ax.set_yticks(range(10), names, fontsize=9)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
     return _png(fig)
@@ -216,7 +217,7 @@ def _layer_section(keras_path, int8_card, data, images, labels, float_pred, debu
             f"{accuracy_pp:+.2f} pp, agreement with float32 {agreement_pp:+.2f} pp, "
             f"{best.size_bytes - base.size_bytes:+d} bytes, and those ops then run float kernels (slower on int8-only "
             "accelerators). "
-            + (f"Worth offering (a gain of at least {SELECTIVE_WORTH_PP} pp)." if worth else
+            + (f"Worth considering (a gain of at least {SELECTIVE_WORTH_PP} pp)." if worth else
                f"Not worth it (both gains below {SELECTIVE_WORTH_PP} pp): full int8 stays the default.")
         )  # fmt: skip
     return section
@@ -415,6 +416,13 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _html_cell(value: Any) -> str:
+    """Numbers right-aligned (digits line up), text left."""
+    text = str(value)
+    numeric = re.fullmatch(r"[-+]?[\d.]+", text) is not None
+    return f'<td class="num">{text}</td>' if numeric else f"<td>{html.escape(text)}</td>"
+
+
 def render_html(report: dict[str, Any], png: dict[str, bytes]) -> str:
     """One self-contained page: PNGs inlined as base64 data URIs, no external CSS/JS."""
     e = html.escape
@@ -423,14 +431,15 @@ def render_html(report: dict[str, Any], png: dict[str, bytes]) -> str:
         body += [f"<h2>{e(s.title)}</h2>", f"<p>{e(s.text)}</p>"]
         if s.header:
             body.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in s.header) + "</tr>")
-            body += ["<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in s.rows]
+            body += ["<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in s.rows]
             body.append("</table>")
         if s.image and s.image in png:
             data = base64.b64encode(png[s.image]).decode("ascii")
             body.append(f'<img alt="{e(s.title)}" src="data:image/png;base64,{data}">')
     style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
-             "text-align:right;font-size:14px}th{background:#f0f0f0}img{max-width:100%;border:1px solid #eee}"
+             "text-align:left;font-size:14px}td.num{text-align:right}th{background:#f0f0f0}"
+             "img{max-width:100%;border:1px solid #eee}"
              "code{background:#f4f4f4;padding:1px 4px}")  # fmt: skip
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{e(report['title'])}</title>"
             f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
