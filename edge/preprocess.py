@@ -231,9 +231,19 @@ def photo_input(gray: np.ndarray, invert: str = "auto") -> np.ndarray:
     y0, y1, x0, x1 = box
     y0, x0 = max(0, int((y0 - 1) / factor)), max(0, int((x0 - 1) / factor))
     y1, x1 = min(h, int(np.ceil((y1 + 1) / factor))), min(w, int(np.ceil((x1 + 1) / factor)))
-    crop = gray[y0:y1, x0:x1]
-    full_ink = _ink(crop, _background_at(coef, h, w, y0, y1, x0, x1), dark_object)
+    full_ink = _ink(gray[y0:y1, x0:x1], _background_at(coef, h, w, y0, y1, x0, x1), dark_object)
+    if factor < 1.0:  # the box is only as exact as the working copy: trim again at full resolution
+        rows, cols = _ink_extent(cv2.GaussianBlur(full_ink, (3, 3), 0) > max(MIN_INK, 4.0 * noise))
+        full_ink = full_ink[rows, cols]
     return fit_to_square((full_ink * 255).round().astype(np.uint8))
+
+
+def _ink_extent(mask: np.ndarray) -> tuple[slice, slice]:
+    """Row and column slices of `mask`'s True pixels (all of it when there are none)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return slice(None), slice(None)
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
 def to_model_input(frame: np.ndarray, config: PreprocessConfig | None = None) -> np.ndarray:
