@@ -8,7 +8,6 @@ bench invocation with MODELS_DIR. No TensorFlow is imported here; only a Keras m
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -124,13 +123,14 @@ def bench_group(ctx: click.Context, models_dir: Path | None = None, **options) -
 def _run(models_dir: Path | None, threads, runs, warmup, batch, out_dir, runtimes, keras_model, no_keras, pin_cpu,
          label, seed, data_dir, test_limit) -> None:  # fmt: skip
     from ..artifacts import ensure_writable_dir
+    from .device import tensorflow_version
     from .models import discover
     from .report import markdown, write_reports
     from .run import BenchConfig, check_config, default_pin_cpu, run_benchmark
 
     if keras_model is None and not no_keras and models_dir is not None:
         found = Path(models_dir) / "model.keras"
-        if found.is_file() and importlib.util.find_spec("tensorflow") is not None:
+        if found.is_file() and tensorflow_version() is not None:
             keras_model = found
     if no_keras:
         keras_model = None

@@ -36,7 +36,9 @@ def uses_xnnpack(interpreter: Any) -> bool:
     """Whether LiteRT applied its default delegate: a DELEGATE node appears in the graph.
 
     We pass no `experimental_delegates`, so the only delegate the interpreter can have applied by itself is its
-    built-in default, XNNPACK (it logs "Created TensorFlow Lite XNNPACK delegate for CPU" once per process).
+    built-in default, XNNPACK (LiteRT logs "Created TensorFlow Lite XNNPACK delegate for CPU" once per process;
+    edge/runtime filters that line out of stderr, and it would not say which interpreter got it anyway).
+    Built with OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, the same model has no DELEGATE node.
     """
     try:
         ops = interpreter._get_ops_details()  # private, but the only per-interpreter view of the graph

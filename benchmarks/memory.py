@@ -23,7 +23,6 @@ import numpy as np
 from ..errors import FashionEdgeError
 
 RESULT_MARKER = "FASHION_EDGE_BENCH_RESULT "
-XNNPACK_LOG_LINE = "Created TensorFlow Lite XNNPACK delegate"
 WORKER_TIMEOUT_S = 900
 
 
@@ -116,7 +115,7 @@ def _keras_accuracy(model: Any, spec: dict[str, Any]) -> float:
 
 
 def run_worker(spec: dict[str, Any], timeout_s: float = WORKER_TIMEOUT_S) -> dict[str, Any]:
-    """Spawn a worker for `spec`; return its result plus `startup_s` and `xnnpack_log` (the LiteRT log line seen).
+    """Spawn a worker for `spec`; return its result plus `startup_s` (spawn to first inference output).
 
     spec: {model, keras, runtime, threads, batch, runs (0 = no latency), warmup, accuracy, data_dir, test_limit}.
     """
@@ -132,7 +131,6 @@ def run_worker(spec: dict[str, Any], timeout_s: float = WORKER_TIMEOUT_S) -> dic
         raise FashionEdgeError(f"measuring {spec['model']} in a fresh process failed: {tail}")
     result = json.loads(lines[-1][len(RESULT_MARKER) :])
     result["startup_s"] = result.pop("first_output_monotonic") - started
-    result["xnnpack_log"] = XNNPACK_LOG_LINE in proc.stderr
     return result
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..edge.card import VARIANTS, card_path, model_filename, read_card, verify_model_file
 from ..errors import FashionEdgeError
+from .device import tensorflow_version
 
 KERAS = "keras"  # the variant name of the Keras float model (run by TensorFlow, not a TFLite runtime)
 
@@ -66,5 +67,7 @@ def discover(models_dir: Path | None = None, keras_model: Path | None = None) ->
         keras_model = Path(keras_model)
         if not keras_model.is_file() or keras_model.suffix != ".keras":
             raise FashionEdgeError(f"--keras-model {keras_model} is not a .keras file")
+        if tensorflow_version() is None:
+            raise FashionEdgeError("--keras-model needs TensorFlow: pip install 'fashion-edge[train]', or drop it")
         models.append(BenchModel(KERAS, keras_model, None, keras_model.stat().st_size))
     return models

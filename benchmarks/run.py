@@ -156,8 +156,6 @@ def _worker_spec(cfg: BenchConfig, m: BenchModel, runtime: str | None, threads: 
 
 def _keras_row(cfg: BenchConfig, m: BenchModel, threads: int, step: Advance) -> dict:
     """The Keras model at one thread count, timed in its own TensorFlow process (not interleaved)."""
-    if tensorflow_version() is None:
-        raise FashionEdgeError("--keras-model needs TensorFlow: pip install 'fashion-edge[train]', or drop it")
     spec = _worker_spec(cfg, m, None, threads, runs=cfg.runs, warmup=cfg.warmup, accuracy=True)
     result = run_worker(spec)
     step(1)
@@ -176,7 +174,7 @@ def _row(m: BenchModel, runtime: str, threads: int, batch: int, samples_ms: list
         "samples_ms": [round(s, 4) for s in samples_ms],
         "interleaved": interleaved, "accuracy": accuracy, "size_bytes": m.size_bytes,
         "peak_rss_mb": round(mem["peak_rss_mb"], 1), "baseline_rss_mb": round(mem["baseline_rss_mb"], 1),
-        "startup_s": round(mem["startup_s"], 3), "xnnpack": xnnpack, "xnnpack_log": mem.get("xnnpack_log", False),
+        "startup_s": round(mem["startup_s"], 3), "xnnpack": xnnpack,
         "vs_float32": None,
     }  # fmt: skip
 

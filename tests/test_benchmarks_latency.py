@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -58,3 +59,16 @@ def test_timed_invocations_measure_the_call():
 
     samples = latency.timed_invocations(lambda i: time.sleep(0.002), 3)
     assert len(samples) == 3 and all(1.5 <= s < 50 for s in samples)
+
+
+def test_xnnpack_detection_tells_the_delegate_apart(tiny_tflite_dir):
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    model = str(tiny_tflite_dir / "fashion_int8.tflite")
+    with_default = litert.Interpreter(model_path=model, num_threads=1)
+    without = litert.Interpreter(
+        model_path=model, num_threads=1,
+        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )  # fmt: skip
+    for interpreter in (with_default, without):
+        interpreter.allocate_tensors()
+    assert latency.uses_xnnpack(with_default) and not latency.uses_xnnpack(without)

@@ -1,0 +1,27 @@
+"""The fresh-process memory/start-up worker, on the tiny converted models."""
+
+from __future__ import annotations
+
+import pytest
+
+from fashion_edge.benchmarks.memory import run_worker
+from fashion_edge.errors import FashionEdgeError
+
+
+def _spec(model, **extra) -> dict:
+    return {"model": str(model), "keras": False, "runtime": None, "threads": 1, "batch": 1, "runs": 0, "warmup": 0,
+            "accuracy": False, "test_limit": None, "data_dir": None, **extra}  # fmt: skip
+
+
+def test_worker_reports_peak_rss_startup_and_xnnpack(tiny_tflite_dir):
+    result = run_worker(_spec(tiny_tflite_dir / "fashion_int8.tflite"))
+    assert 0 < result["baseline_rss_mb"] < result["peak_rss_mb"]
+    assert 0 < result["startup_s"] < 60
+    assert result["xnnpack"] is True  # LiteRT's CPU build applies XNNPACK by default
+
+
+def test_worker_failure_is_a_clear_error(tmp_path):
+    bogus = tmp_path / "fashion_float32.tflite"
+    bogus.write_bytes(b"\0\0\0\0TFL3" + b"\0" * 64)
+    with pytest.raises(FashionEdgeError, match="in a fresh process failed"):
+        run_worker(_spec(bogus))
