@@ -2,9 +2,9 @@
 one model's memory (or TensorFlow's) does not hide another's.
 
 The parent spawns `python -m fashion_edge.benchmarks.memory SPEC_JSON`; the worker notes its RSS after numpy,
-imports the runtime, loads the model, runs one inference on a blank image and records `ru_maxrss` right then
-(before anything else can raise it). CLOCK_MONOTONIC is system-wide on Linux, so the parent's spawn time and the
-worker's first-output time are comparable. The Keras model's latency (and accuracy) are also measured in such a
+imports the runtime, loads the model, runs one inference on a blank image and records its peak RSS right then
+(before anything else can raise it). CLOCK_MONOTONIC is system-wide on Linux, so the parent's spawn time and
+the worker's first-output time are comparable. The Keras model's latency (and accuracy) are also measured in such a
 worker, because TensorFlow fixes its thread pools once per process.
 """
 
@@ -36,6 +36,15 @@ def _current_rss_mb() -> float:
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak RSS. On Linux VmHWM of /proc/self/status: `ru_maxrss` would not do, because exec keeps
+    the high-water mark of the memory it replaces, so a worker spawned by a big parent inherits the parent's RSS."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -27,7 +27,8 @@ A **run** file (what `fashion-edge bench` writes), schema_version 1:
     }
 
 `peak_rss_mb` and `startup_s` come from a fresh subprocess per variant and runtime (at `memory_threads` threads):
-peak RSS is the worker's `ru_maxrss`, `baseline_rss_mb` its RSS after importing numpy and before the runtime, and
+peak RSS is the worker's VmHWM (not ru_maxrss, which exec inherits from the parent), `baseline_rss_mb` its RSS
+after importing numpy and before the runtime, and
 `startup_s` the wall time from spawning the worker to the first inference's output (interpreter start, imports,
 model load, first invoke), so it is what a user waits for when launching a classifier.
 

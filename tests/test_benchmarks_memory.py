@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from fashion_edge.benchmarks.memory import run_worker
@@ -18,6 +19,14 @@ def test_worker_reports_peak_rss_startup_and_xnnpack(tiny_tflite_dir):
     assert 0 < result["baseline_rss_mb"] < result["peak_rss_mb"]
     assert 0 < result["startup_s"] < 60
     assert result["xnnpack"] is True  # LiteRT's CPU build applies XNNPACK by default
+
+
+def test_a_big_parent_does_not_leak_into_the_workers_peak(tiny_tflite_dir):
+    """exec keeps ru_maxrss from the process image it replaces; the worker must report its own peak, not ours."""
+    ballast = np.ones(200 * 2**20 // 8)  # 200 MB, touched, in this (parent) process
+    result = run_worker(_spec(tiny_tflite_dir / "fashion_float32.tflite"))
+    assert result["peak_rss_mb"] < 150, result
+    del ballast
 
 
 def test_worker_failure_is_a_clear_error(tmp_path):
