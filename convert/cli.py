@@ -63,6 +63,14 @@ def _progress_bar(label: str, total: int):
 )
 @click.option("--strict", is_flag=True, help="Make a --max-drop violation an error (that variant is not written).")
 @click.option(
+    "--qat-epochs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also write int8_qat: int8 after N epochs of quantization-aware fine-tuning "
+    "(needs tf-keras and tensorflow-model-optimization).",
+)
+@click.option(
     "--verify-limit",
     type=click.IntRange(min=1),
     help="Verify on only the first N test images (default: all 10,000).",
@@ -81,6 +89,7 @@ def convert_command(
     io_type: str,
     max_drop_pp: float,
     strict: bool,
+    qat_epochs: int,
     verify_limit: int | None,
     data_dir: Path | None,
 ) -> None:
@@ -100,6 +109,7 @@ def convert_command(
             verify_limit=verify_limit,
             max_drop_pp=max_drop_pp,
             strict=strict,
+            qat_epochs=qat_epochs,
             progress_bar=_progress_bar,
         )
     except FashionEdgeError as e:

@@ -26,8 +26,10 @@ from ..train.data import CLASS_NAMES, load_fashion_mnist
 from .calibration import DEFAULT_CALIBRATION_IMAGES, Calibration, calibration_set, representative_dataset
 
 IO_TYPES = ("uint8", "int8", "float32")
+QAT_VARIANT = "int8_qat"  # written beside the PTQ int8 so the report can compare them
 CONVERTER = "tf.lite.TFLiteConverter.from_keras_model"
-SCHEMES = {"float32": "float32", "float16": "float16", "dynamic": "dynamic-range", "int8": "full-int8"}
+SCHEMES = {"float32": "float32", "float16": "float16", "dynamic": "dynamic-range", "int8": "full-int8",
+           QAT_VARIANT: "full-int8"}  # fmt: skip
 DEFAULT_MAX_DROP_PP = 1.0
 
 
@@ -132,13 +134,12 @@ def to_dynamic(model) -> bytes:
     return _convert(converter, "dynamic-range")
 
 
-def int8_converter(model, calibration_images: np.ndarray, io_type: str = "uint8"):
-    """The full-int8 converter (also used by the report's QuantizationDebugger): integer-only kernels."""
+def int8_converter_settings(converter, calibration_images: np.ndarray, io_type: str = "uint8"):
+    """Set a converter up for full int8 with integer-only kernels (shared by PTQ and QAT); returns it."""
     import tensorflow as tf
 
     if io_type not in IO_TYPES:
         raise FashionEdgeError(f"unknown --io {io_type!r}; choose one of {', '.join(IO_TYPES)}")
-    converter = make_converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative_dataset(calibration_images)
     # INT8 builtins only: an op without an int8 kernel fails the conversion instead of silently staying float.
@@ -149,19 +150,29 @@ def int8_converter(model, calibration_images: np.ndarray, io_type: str = "uint8"
     return converter
 
 
+def int8_converter(model, calibration_images: np.ndarray, io_type: str = "uint8"):
+    """The full-int8 post-training converter for a Keras model."""
+    return int8_converter_settings(make_converter(model), calibration_images, io_type)
+
+
 def to_int8(model, calibration_images: np.ndarray, io_type: str = "uint8") -> bytes:
     """Full-integer post-training quantization calibrated on `calibration_images` (uint8, from the training split).
 
     Fails if any op would still compute in float (see `float_ops`).
     """
     model_bytes = _convert(int8_converter(model, calibration_images, io_type), "full-int8")
+    check_integer_only(model_bytes)
+    return model_bytes
+
+
+def check_integer_only(model_bytes: bytes) -> None:
+    """FashionEdgeError naming the ops that would run in float (no int8 kernel) in a full-int8 model."""
     fallback = float_ops(model_bytes)
     if fallback:
         raise FashionEdgeError(
             f"full-int8 conversion failed: {', '.join(sorted(set(fallback)))} would run in float (no int8 kernel); "
             "replace those layers or ship the dynamic/float16 variants"
         )
-    return model_bytes
 
 
 # --- cards --------------------------------------------------------------------------------------------------------
@@ -198,13 +209,17 @@ def build_card(
     source_model_sha256: str,
     calibration: Calibration | None,
     io_type: str,
+    quantization: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the card says about a variant except metrics, sha256 and size (filled in later)."""
+    """Everything the card says about a variant except metrics, sha256 and size (filled in later).
+
+    `quantization` overrides the defaults of the `quantization` entry (QAT sets method and tool).
+    """
     import keras
     import tensorflow as tf
 
     input_spec, output_spec = interpreter_io_specs(model_bytes)
-    if variant == "int8":
+    if SCHEMES[variant] == "full-int8":
         _check_raw_pixel_input(input_spec, io_type)
     return {
         "variant": variant,
@@ -216,7 +231,8 @@ def build_card(
             "scheme": SCHEMES[variant],
             "method": "none" if variant == "float32" else "ptq",
             "tool": f"tensorflow {tf.__version__} TFLiteConverter",
-            "calibration": calibration.to_card() if variant == "int8" and calibration else None,
+            "calibration": calibration.to_card() if SCHEMES[variant] == "full-int8" and calibration else None,
+            **(quantization or {}),
         },
         "source_model_sha256": source_model_sha256,
         "created_by": {"tool": f"fashion-edge {__version__}", "tensorflow": tf.__version__,
@@ -253,6 +269,23 @@ class ConversionResult:
     warning: str | None = None
 
 
+def _produce(variant, model, model_path, calibration, io_type, qat_epochs, data_dir) -> tuple[bytes, dict | None]:
+    """The variant's bytes and what its card's `quantization` says beyond the defaults."""
+    if variant == "int8":
+        return to_int8(model, calibration.images, io_type), None
+    if variant == QAT_VARIANT:
+        from .qat import quantization_aware_int8
+
+        qat = quantization_aware_int8(model_path, calibration.images, io_type, qat_epochs, data_dir=data_dir)
+        check_integer_only(qat.model_bytes)
+        return qat.model_bytes, {
+            "method": "qat",
+            "tool": qat.tool,
+            "qat": {"epochs": qat.epochs, "train_images": qat.train_images, "val_accuracy": round(qat.val_accuracy, 5)},
+        }
+    return {"float32": to_float32, "float16": to_float16, "dynamic": to_dynamic}[variant](model), None
+
+
 def parse_variants(text: str | Sequence[str]) -> tuple[str, ...]:
     """'float32,int8' -> ('float32', 'int8'); an unknown name is an error listing the valid ones."""
     names = [v.strip() for v in (text.split(",") if isinstance(text, str) else text) if v.strip()]
@@ -275,6 +308,7 @@ def convert_model(
     max_drop_pp: float = DEFAULT_MAX_DROP_PP,
     strict: bool = False,
     batch_size: int = 256,
+    qat_epochs: int = 0,
     progress_bar: ProgressBar | None = None,
 ) -> list[ConversionResult]:
     """Write `fashion_<variant>.tflite` + card into `out_dir` for every variant, verified on the test set.
@@ -282,18 +316,27 @@ def convert_model(
     Each model is written to a temporary file, loaded back by LiteRT and run over the test set (the first
     `verify_limit` images, default all 10K); only then renamed into place with its card. With `strict`, a variant
     losing more than `max_drop_pp` accuracy points against the Keras model is an error and is not written.
+    `qat_epochs` > 0 adds `int8_qat`: int8 after that many epochs of quantization-aware fine-tuning (extra needed).
     """
     variants = parse_variants(variants)
     if io_type not in IO_TYPES:
         raise FashionEdgeError(f"unknown --io {io_type!r}; choose one of {', '.join(IO_TYPES)}")
     if verify_limit is not None and verify_limit < 1:
         raise FashionEdgeError(f"verify limit must be positive, got {verify_limit}")
+    if qat_epochs < 0:
+        raise FashionEdgeError(f"--qat-epochs must be 0 or more, got {qat_epochs}")
+    if qat_epochs:
+        from .qat import qat_available
+
+        if reason := qat_available():
+            raise FashionEdgeError(reason)
+        variants = (*variants, QAT_VARIANT)
     model_path = Path(model_path)
     model = load_keras_model(model_path)
     out_dir = ensure_writable_dir(Path(out_dir))
     data = load_fashion_mnist(data_dir)
     calibration = None
-    if "int8" in variants:
+    if "int8" in variants or qat_epochs:
         calibration = calibration_set(data.x_train, data.y_train, calibration_images, calibration_seed)
     x_test, y_test = data.x_test[:verify_limit], data.y_test[:verify_limit]
     float_pred = np.argmax(keras_logits(model, x_test), axis=1)
@@ -303,12 +346,8 @@ def convert_model(
 
     results = []
     for variant in variants:
-        model_bytes = (
-            to_int8(model, calibration.images, io_type)
-            if variant == "int8"
-            else {"float32": to_float32, "float16": to_float16, "dynamic": to_dynamic}[variant](model)
-        )
-        card = build_card(variant, model_bytes, source_sha, calibration, io_type)
+        model_bytes, quantization = _produce(variant, model, model_path, calibration, io_type, qat_epochs, data_dir)
+        card = build_card(variant, model_bytes, source_sha, calibration, io_type, quantization)
         final_path = out_dir / model_filename(variant)
         with atomic_path(final_path) as tmp:
             tmp.write_bytes(model_bytes)
