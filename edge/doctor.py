@@ -273,8 +273,8 @@ def diagnose(facts: Facts) -> list[Check]:
     model = facts.model
     if model:
         if not model.get("present"):
-            add(Check("model", FAIL, f"shipped model {model['path']} is missing",
-                      f"{pip} install --force-reinstall --no-deps fashion-edge"))  # fmt: skip
+            add(Check("model", FAIL, f"shipped model {model['path']} is missing (pass --model PATH.tflite with its "
+                      "card to use another)", f"{pip} install --force-reinstall --no-deps fashion-edge"))  # fmt: skip
         elif model.get("ok"):
             add(Check("model", OK, f"{Path(model['path']).name} loads in {model['load_ms']} ms, "
                       f"one inference {model['invoke_ms']} ms ({runtime})"))  # fmt: skip

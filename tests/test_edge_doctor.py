@@ -6,9 +6,12 @@ import dataclasses
 import json
 import platform
 import shutil
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
+from test_edge_parity import BLOCK_TF  # tests/ is on sys.path (no __init__.py): one copy of the blocker
 
 from fashion_edge.edge import doctor
 from fashion_edge.edge.doctor import FAIL, NOTE, OK, WARN, Facts, diagnose, find_video_devices, parse_opencv_build
@@ -154,3 +157,16 @@ def test_doctor_smoke_test_loads_a_model(tiny_tflite_dir, tmp_path):
     model.write_bytes(model.read_bytes()[:-100])  # truncated: the doctor must say so, not crash
     result = CliRunner().invoke(doctor.doctor_command, ["--model", str(model)])
     assert result.exit_code == 1 and "[FAIL] model" in result.output and "truncated" in result.output
+
+
+def test_edge_classify_doctor_without_tensorflow():
+    """`edge-classify doctor --json` through the real entry point, with TensorFlow blocked from importing."""
+    code = BLOCK_TF + (
+        "from fashion_edge.edge.cli import main\n"
+        "main(['doctor', '--json', '--no-smoke-test'], prog_name='edge-classify')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    report = json.loads(out.stdout)
+    assert out.returncode == (0 if report["ok"] else 1), out.stderr
+    assert report["facts"]["tensorflow_installed"] is False  # blocked counts as absent
+    assert report["will_use"]["runtime"] == "litert"

@@ -123,8 +123,8 @@ def test_no_models_is_one_clear_line(tmp_path, images):
 def test_parity_without_tensorflow_skips_keras(shipped_like, tiny_model_dir, images):
     shutil.copy(tiny_model_dir / "model.keras", shipped_like)  # found, but must be skipped quietly
     code = BLOCK_TF + (
-        "import sys\nfrom fashion_edge.edge.parity import parity_command\n"
-        f"parity_command([{str(images[0])!r}, '--models-dir', {str(shipped_like)!r}, '--json'])\n"
+        "from fashion_edge.edge.cli import main\n"  # through edge-classify's subcommand dispatch
+        f"main(['parity', {str(images[0])!r}, '--models-dir', {str(shipped_like)!r}, '--json'])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
