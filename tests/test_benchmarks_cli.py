@@ -146,3 +146,14 @@ def test_pin_cpu_and_edge_only_install(tiny_tflite_dir, tmp_path):
     assert doc["config"]["pin_cpu"] == max(os.sched_getaffinity(0))
     assert doc["device"]["cpus_allowed"] == 1
     assert {r["variant"] for r in doc["results"]} == set(VARIANTS)
+
+
+def test_without_models_dir_it_benchmarks_the_shipped_models(tiny_tflite_dir, tmp_path, monkeypatch):
+    import fashion_edge.benchmarks.models as models
+
+    monkeypatch.setattr(models, "shipped_models_dir", lambda: tiny_tflite_dir)
+    result = _bench("--runs", "3", "--warmup", "1", "--threads", "1", "--test-limit", "300", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "bench.json").read_text())
+    assert doc["config"]["models_dir"] == str(tiny_tflite_dir) and doc["config"]["test_images"] == 300
+    assert {r["variant"] for r in doc["results"]} == set(VARIANTS)
