@@ -69,14 +69,25 @@ def resolve_runtime(name: str | None = None) -> str:
     )
 
 
-def make_interpreter(model_path: Path, num_threads: int | None = None, runtime: str | None = None) -> tuple[Any, str]:
-    """Load `model_path` into an interpreter with tensors allocated; return (interpreter, runtime name)."""
+def make_interpreter(
+    model_path: Path, num_threads: int | None = None, runtime: str | None = None, *, xnnpack: bool = True
+) -> tuple[Any, str]:
+    """Load `model_path` into an interpreter with tensors allocated; return (interpreter, runtime name).
+
+    `xnnpack=False` skips the runtime's default delegate (XNNPACK) and runs its builtin kernels: for A/B benchmarks.
+    """
     name = resolve_runtime(runtime)
     module = _import_runtime(name)
     interpreter_cls = module.Interpreter
+    options: dict[str, Any] = {}
+    if not xnnpack:
+        resolver = getattr(module, "OpResolverType", None)
+        if resolver is None:
+            raise FashionEdgeError(f"{name} cannot run without XNNPACK (no OpResolverType); use the litert runtime")
+        options["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
         with _filtered_native_stderr():
-            interpreter = interpreter_cls(model_path=str(model_path), num_threads=num_threads)
+            interpreter = interpreter_cls(model_path=str(model_path), num_threads=num_threads, **options)
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         raise FashionEdgeError(f"{model_path} could not be loaded by {name}: {e}") from e
