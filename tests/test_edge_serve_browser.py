@@ -60,10 +60,10 @@ def make_video(path: Path, garment: np.ndarray) -> None:
     writer.release()
 
 
-def start_edge_classify(video: Path, model: Path) -> tuple[subprocess.Popen, str]:
-    """edge-classify --source VIDEO --serve 127.0.0.1:0; returns the process and the URL it printed."""
+def start_edge_classify(source: str | Path, model: Path) -> tuple[subprocess.Popen, str]:
+    """edge-classify --source SOURCE --serve 127.0.0.1:0; returns the process and the URL it printed."""
     exe = Path(sys.executable).with_name("edge-classify")
-    cmd = [str(exe), "--source", str(video), "--model", str(model), "--serve", "127.0.0.1:0", "--json"]
+    cmd = [str(exe), "--source", str(source), "--model", str(model), "--serve", "127.0.0.1:0", "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     found: list[str] = []
     ready = threading.Event()
@@ -137,3 +137,48 @@ def test_live_view_in_chromium(fmnist, model, tmp_path):
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=10)
+
+
+# Every text the banner ever shows, recorded as it changes (no polling race with a short outage).
+BANNER_LOG_JS = """
+window.bannerLog = [];
+new MutationObserver(() => {
+  const b = document.getElementById('banner');
+  if (b && b.textContent !== window.bannerLog[window.bannerLog.length - 1]) window.bannerLog.push(b.textContent);
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+def test_camera_dropping_out_is_shown_and_recovers(fmnist, model, tmp_path):
+    """An IP camera (MJPEG over HTTP, served here) cuts the connection mid-stream; edge-classify reconnects. The page
+    must say the source dropped, then clear that once frames come again, without a reload."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    from test_edge_sources import MjpegServer  # tests/ is on sys.path; the IP camera stand-in lives there
+
+    garment = cv2.cvtColor(cv2.resize(255 - fmnist.x_test[1], (240, 240)), cv2.COLOR_GRAY2BGR)
+    frames = [
+        cv2.copyMakeBorder(garment, 120, 120, 200 + d, 200 - d, cv2.BORDER_CONSTANT, value=(235, 235, 235))
+        for d in range(0, 40, 4)
+    ]
+    with MjpegServer(frames, fps=FPS, drop_after=FPS * 8) as camera:
+        proc, url = start_edge_classify(camera.url, model)
+        try:
+            with sync_api.sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+                page = browser.new_page()
+                page.add_init_script(BANNER_LOG_JS)
+                page.goto(url)
+                page.wait_for_function("() => document.getElementById('frames').textContent > 0", timeout=20000)
+                page.wait_for_function("() => window.bannerLog.some((t) => t.includes('dropped'))", timeout=30000)
+                frames_at_drop = int(page.inner_text("#frames"))
+                page.wait_for_function(
+                    f"() => +document.getElementById('frames').textContent > {frames_at_drop + 5}", timeout=30000
+                )
+                log = page.evaluate("window.bannerLog")
+                assert page.inner_text("#banner") == ""  # recovered: no stale warning left on screen
+                dropped = next(i for i, t in enumerate(log) if "dropped" in t)
+                assert "reconnecting" in log[dropped] and "" in log[dropped + 1 :], log  # shown, then cleared
+                browser.close()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=15) == 0  # Ctrl-C ends a live run normally
