@@ -95,6 +95,9 @@ def _progress():
 @click.option("--pin-cpu", type=int, is_flag=False, flag_value=-1, default=None, metavar="[CPU]",
               help="Pi-class mode: restrict the run to one core (default: the highest-numbered allowed core), so "
                    "a 1-thread figure is not helped by the others.")  # fmt: skip
+@click.option("--no-xnnpack", is_flag=True,
+              help="Run the TFLite models on the runtime's builtin kernels instead of its default XNNPACK delegate "
+                   "(an A/B: run once with and once without, then `bench merge`).")  # fmt: skip
 @click.option("--label", help="Device name in the reports (default: the host name).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the interleaving order.")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
@@ -121,7 +124,7 @@ def bench_group(ctx: click.Context, models_dir: Path | None = None, **options) -
 
 
 def _run(models_dir: Path | None, threads, runs, warmup, batch, out_dir, runtimes, keras_model, no_keras, pin_cpu,
-         label, seed, data_dir, test_limit) -> None:  # fmt: skip
+         no_xnnpack, label, seed, data_dir, test_limit) -> None:  # fmt: skip
     from ..artifacts import ensure_writable_dir
     from .device import tensorflow_version
     from .models import discover
@@ -136,7 +139,8 @@ def _run(models_dir: Path | None, threads, runs, warmup, batch, out_dir, runtime
         keras_model = None
     cfg = BenchConfig(models_dir=models_dir, keras_model=keras_model, threads=threads, runs=runs, warmup=warmup,
                       batch=batch, runtimes=runtimes, pin_cpu=default_pin_cpu() if pin_cpu == -1 else pin_cpu,
-                      seed=seed, data_dir=data_dir, test_limit=test_limit, label=label)  # fmt: skip
+                      seed=seed, data_dir=data_dir, test_limit=test_limit, label=label,
+                      xnnpack=not no_xnnpack)  # fmt: skip
     # Cheap checks first, so bad input fails before minutes of measuring and before --out is created.
     check_config(cfg)
     discover(models_dir, keras_model)

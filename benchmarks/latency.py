@@ -68,11 +68,13 @@ class TFLiteRunner:
     num_threads: int
     runtime: str | None = None
     batch: int = 1
-    key: tuple = ()
+    xnnpack_allowed: bool = True  # False: the runtime's builtin kernels only (an A/B against XNNPACK)
     samples_ms: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.interpreter, self.runtime = make_interpreter(self.model_path, self.num_threads, self.runtime)
+        self.interpreter, self.runtime = make_interpreter(
+            self.model_path, self.num_threads, self.runtime, xnnpack=self.xnnpack_allowed
+        )
         inp = self.interpreter.get_input_details()[0]
         self._input_index = inp["index"]
         self._output_index = self.interpreter.get_output_details()[0]["index"]

@@ -69,7 +69,9 @@ def _tflite_session(spec: dict[str, Any]):
     from ..edge.runtime import make_interpreter
     from .latency import uses_xnnpack
 
-    interpreter, name = make_interpreter(Path(spec["model"]), spec["threads"], spec["runtime"])
+    interpreter, _ = make_interpreter(
+        Path(spec["model"]), spec["threads"], spec["runtime"], xnnpack=spec.get("xnnpack", True)
+    )
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     if spec["batch"] != 1:
         interpreter.resize_tensor_input(inp["index"], [spec["batch"], 28, 28, 1], strict=False)

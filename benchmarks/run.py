@@ -40,6 +40,7 @@ class BenchConfig:
     data_dir: Path | None = None
     test_limit: int | None = None  # accuracy on the first N test images only (smoke runs); None = all 10K
     label: str | None = None  # device label in the report; default: the host name
+    xnnpack: bool = True  # False: TFLite runs on the runtime's builtin kernels (A/B against XNNPACK)
 
 
 def check_config(cfg: BenchConfig) -> tuple[str, ...]:
@@ -103,7 +104,7 @@ def run_benchmark(cfg: BenchConfig, advance: Advance | None = None, total: Calla
     with pinned_to(cfg.pin_cpu):
         # Interpreters first: a thread count or batch the runtime refuses fails now, not after minutes.
         runners = {
-            (m.variant, rt, t): _make_runner(m, rt, t, cfg.batch, images[:LATENCY_IMAGES])
+            (m.variant, rt, t): _make_runner(m, rt, t, cfg, images[:LATENCY_IMAGES])
             for m in tflite_models for rt in runtimes for t in cfg.threads
         }  # fmt: skip
         accuracy, memory = {}, {}
@@ -134,18 +135,18 @@ def run_benchmark(cfg: BenchConfig, advance: Advance | None = None, total: Calla
             "runs": cfg.runs, "warmup": cfg.warmup, "batch": cfg.batch, "threads": list(cfg.threads),
             "runtimes": list(runtimes), "pin_cpu": cfg.pin_cpu, "seed": cfg.seed, "test_images": len(labels),
             "models_dir": str(models[0].path.parent), "keras_model": str(cfg.keras_model) if cfg.keras_model else None,
-            "memory_threads": cfg.threads[0], "data_sha256": data.content_sha256,
+            "memory_threads": cfg.threads[0], "xnnpack": cfg.xnnpack, "data_sha256": data.content_sha256,
         },
         "device": device,
         "results": results,
     }  # fmt: skip
 
 
-def _make_runner(m: BenchModel, runtime: str, threads: int, batch: int, images) -> latency.TFLiteRunner:
+def _make_runner(m: BenchModel, runtime: str, threads: int, cfg: BenchConfig, images) -> latency.TFLiteRunner:
     try:
-        return latency.TFLiteRunner(m.path, m.card, images, threads, runtime, batch)
+        return latency.TFLiteRunner(m.path, m.card, images, threads, runtime, cfg.batch, cfg.xnnpack)
     except (ValueError, RuntimeError) as e:  # resize_tensor_input / allocate_tensors refusing
-        raise FashionEdgeError(f"{runtime} refused {m.path.name} at {threads} threads, batch {batch}: {e}") from e
+        raise FashionEdgeError(f"{runtime} refused {m.path.name} at {threads} threads, batch {cfg.batch}: {e}") from e
 
 
 def _worker_spec(cfg: BenchConfig, m: BenchModel, runtime: str | None, threads: int, **extra: Any) -> dict:

@@ -6,7 +6,8 @@ A **run** file (what `fashion-edge bench` writes), schema_version 1:
       "schema": "fashion-edge-bench", "schema_version": 1, "kind": "run",
       "created_at": ISO-8601 UTC, "fashion_edge_version": str,
       "config": {runs, warmup, batch, threads: [int], runtimes: [str], pin_cpu: int|null, seed, test_images,
-                 models_dir: str, keras_model: str|null, memory_threads: int},
+                 models_dir: str, keras_model: str|null, memory_threads: int,
+                 xnnpack: bool (false under --no-xnnpack: builtin kernels only)},
       "device": {label, cpu_model, cpu_cores, cpus_allowed, arch, os, python, numpy,
                  runtimes: {name: version}, tensorflow: str|null, xnnpack: bool},
       "results": [{
@@ -52,6 +53,7 @@ DEVICE_KEYS = {
 CONFIG_KEYS = {
     "runs": int, "warmup": int, "batch": int, "threads": list, "runtimes": list, "pin_cpu": (int, type(None)),
     "seed": int, "test_images": int, "models_dir": str, "keras_model": (str, type(None)), "memory_threads": int,
+    "xnnpack": bool,
 }  # fmt: skip
 RESULT_KEYS = {
     "variant": str, "format": str, "runtime": str, "runtime_version": str, "threads": int, "batch": int,

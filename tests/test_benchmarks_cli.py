@@ -157,3 +157,13 @@ def test_without_models_dir_it_benchmarks_the_shipped_models(tiny_tflite_dir, tm
     doc = json.loads((tmp_path / "bench.json").read_text())
     assert doc["config"]["models_dir"] == str(tiny_tflite_dir) and doc["config"]["test_images"] == 300
     assert {r["variant"] for r in doc["results"]} == set(VARIANTS)
+
+
+def test_no_xnnpack_runs_on_builtin_kernels(tiny_tflite_dir, tmp_path):
+    result = _bench(str(tiny_tflite_dir), "--runs", "3", "--warmup", "1", "--threads", "1", "--test-limit", "300",
+                    "--no-xnnpack", "--out", str(tmp_path))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "bench.json").read_text())
+    assert doc["config"]["xnnpack"] is False and doc["device"]["xnnpack"] is False
+    assert not any(r["xnnpack"] for r in doc["results"])
+    assert "XNNPACK off" in (tmp_path / "bench.md").read_text()
