@@ -267,6 +267,14 @@ def build_report(
         })  # fmt: skip
     figures = Figures()
     int8 = by_variant.get("int8")
+    qat = next((e for e in evals if e.card["quantization"]["method"] == "qat"), None)
+    if int8 and qat:
+        report["ptq_vs_qat"] = {
+            m: {"variant": e.variant, "test_accuracy": round(float(np.mean(e.predictions == labels)), 5),
+                "agreement_with_float32": round(float(np.mean(e.predictions == reference.predictions)), 5)
+                if reference else None, "size_bytes": e.size_bytes, "qat": e.card["quantization"].get("qat")}
+            for m, e in (("ptq", int8), ("qat", qat))
+        }  # fmt: skip
     if reference and int8:
         _compare_int8(report, figures, reference, int8, images, labels)
     if reference and int8:
@@ -381,6 +389,19 @@ def _sections(report: dict[str, Any]) -> list[Section]:
             f"{f['int8_right_float_wrong']} the other way round (first {MAX_FLIP_EXAMPLES} shown). Title colour: "
             "red = int8 broke it, green = int8 fixed it, black = both wrong."
         ), image="flips.png" if f["count"] else None))  # fmt: skip
+    if "ptq_vs_qat" in report:
+        ptq, qat = report["ptq_vs_qat"]["ptq"], report["ptq_vs_qat"]["qat"]
+        gain = 100 * (qat["test_accuracy"] - ptq["test_accuracy"])
+        details = qat["qat"] or {}
+        sections.append(Section("Post-training vs quantization-aware int8", (
+            f"QAT ({details.get('epochs', '?')} fine-tuning epochs on {details.get('train_images', '?')} training "
+            f"images) changes int8 test accuracy by {gain:+.2f} pp against post-training quantization. The fine-tuning "
+            "also trains the weights further, so part of any gain is training, not quantization: compare agreement "
+            "with float32 too (QAT's weights differ from the float model's, so its agreement is lower by design)."
+        ), ("method", "variant", "accuracy %", "agreement with float32 %", "size KB"),
+            tuple((m.upper(), r["variant"], _pct(r["test_accuracy"]),
+                   "-" if r["agreement_with_float32"] is None else _pct(r["agreement_with_float32"]),
+                   f"{r['size_bytes'] / 1024:.1f}") for m, r in (("ptq", ptq), ("qat", qat)))))  # fmt: skip
     layer = report.get("per_layer", {})
     if "skipped" in layer:
         sections.append(Section("Per-layer quantization error", f"Skipped: {layer['skipped']}."))

@@ -269,14 +269,14 @@ class ConversionResult:
     warning: str | None = None
 
 
-def _produce(variant, model, model_path, calibration, io_type, qat_epochs, data_dir) -> tuple[bytes, dict | None]:
+def _produce(variant, model, model_path, calibration, io_type, qat: dict) -> tuple[bytes, dict | None]:
     """The variant's bytes and what its card's `quantization` says beyond the defaults."""
     if variant == "int8":
         return to_int8(model, calibration.images, io_type), None
     if variant == QAT_VARIANT:
         from .qat import quantization_aware_int8
 
-        qat = quantization_aware_int8(model_path, calibration.images, io_type, qat_epochs, data_dir=data_dir)
+        qat = quantization_aware_int8(model_path, calibration.images, io_type, **qat)
         check_integer_only(qat.model_bytes)
         return qat.model_bytes, {
             "method": "qat",
@@ -309,6 +309,7 @@ def convert_model(
     strict: bool = False,
     batch_size: int = 256,
     qat_epochs: int = 0,
+    qat_train_limit: int | None = None,
     progress_bar: ProgressBar | None = None,
 ) -> list[ConversionResult]:
     """Write `fashion_<variant>.tflite` + card into `out_dir` for every variant, verified on the test set.
@@ -344,9 +345,10 @@ def convert_model(
     source_sha = sha256_file(model_path)
     progress_bar = progress_bar or (lambda label, total: _NullBar())
 
+    qat = {"epochs": qat_epochs, "train_limit": qat_train_limit, "data_dir": data_dir}
     results = []
     for variant in variants:
-        model_bytes, quantization = _produce(variant, model, model_path, calibration, io_type, qat_epochs, data_dir)
+        model_bytes, quantization = _produce(variant, model, model_path, calibration, io_type, qat)
         card = build_card(variant, model_bytes, source_sha, calibration, io_type, quantization)
         final_path = out_dir / model_filename(variant)
         with atomic_path(final_path) as tmp:
