@@ -8,11 +8,12 @@
     /healthz       JSON; 200 while results keep coming, 503 when the source is down or silent for STALE_S
 
 Threads, and why inference never waits for a viewer: the classify loop calls `on_result`, which only stores a
-reference to the newest frame and notifies (O(1), no copy, no encoding). One encoder thread draws and JPEG-encodes
-the newest frame at most MAX_STREAM_FPS times a second, and only while someone watches the stream; frames that
-arrive meanwhile are skipped, not queued. Each HTTP client has its own thread that waits on a condition variable
-for the next shared buffer, so ten viewers cost ten socket writes of the same bytes, and a viewer that leaves just
-ends its thread (a broken pipe is the normal way out). Binds 127.0.0.1 unless a host is given.
+reference to the newest frame and wakes the encoder (O(1): no copy, no JSON, no image work). One encoder thread
+draws and JPEG-encodes the newest frame at most MAX_STREAM_FPS times a second, and only while someone watches the
+stream; frames that arrive meanwhile are skipped, not queued. Two condition variables share one lock: `work` wakes
+only the encoder, `cond` wakes the viewers, and only when a new JPEG, event or status exists. Each HTTP client has
+its own thread that sends the shared buffer, so ten viewers cost ten socket writes of the same bytes, and a viewer
+that leaves just ends its thread (a broken pipe is the normal way out). Binds 127.0.0.1 unless a host is given.
 """
 
 from __future__ import annotations
@@ -75,19 +76,21 @@ def _url(host: str, port: int) -> str:
 
 
 class LiveState:
-    """What the inference thread, the encoder thread and the HTTP threads share, guarded by one condition."""
+    """What the inference thread, the encoder thread and the HTTP threads share, guarded by one lock."""
 
     def __init__(self, info: dict[str, Any]) -> None:
-        self.cond = threading.Condition()
+        lock = threading.Lock()
+        self.cond = threading.Condition(lock)  # viewers: a new JPEG, event or status
+        self.work = threading.Condition(lock)  # the encoder: a new result, a new viewer, or closing
         self.info = info
-        self.pending: tuple[np.ndarray, np.ndarray, Prediction, Stats, dict] | None = None  # newest, not encoded
+        self.pending: tuple[np.ndarray, np.ndarray, Prediction, Stats, float] | None = None  # newest, not encoded
         self.jpeg: bytes | None = None
         self.jpeg_seq = 0
         self.event: dict[str, Any] | None = None  # newest result, as sent to the page
         self.event_seq = 0
         self.status: dict[str, Any] = {"type": "status", "live": True, "message": WAITING}
         self.status_seq = 0
-        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
+        self.recent: deque[tuple[Prediction, Stats, float]] = deque(maxlen=RECENT)  # made into JSON on request
         self.frames = 0
         self.last_result_at: float | None = None
         self.started_at = time.monotonic()
@@ -116,7 +119,7 @@ class LiveState:
             }
 
 
-def _result_record(prediction: Prediction, stats: Stats) -> dict[str, Any]:
+def _result_record(prediction: Prediction, stats: Stats, at: float) -> dict[str, Any]:
     return {
         "type": "result",
         "source": stats.source,
@@ -130,7 +133,7 @@ def _result_record(prediction: Prediction, stats: Stats) -> dict[str, Any]:
         "latency_ms": round(float(stats.latency_ms), 3),
         "preprocess_ms": round(float(stats.preprocess_ms), 3),
         "fps": None if stats.fps is None else round(float(stats.fps), 2),
-        "time": time.time(),
+        "time": round(at, 3),
     }
 
 
@@ -152,17 +155,18 @@ class LiveView:
 
     # -- Observer: called from the inference thread; must return at once
     def on_result(self, frame: np.ndarray, model_input: np.ndarray, prediction: Prediction, stats: Stats) -> None:
-        record = _result_record(prediction, stats)
+        at = time.time()
         state = self.state
-        with state.cond:
-            state.pending = (frame, model_input, prediction, stats, record)
-            state.recent.append(record)
+        with state.cond:  # references only: no copy, no JSON, no image work on the inference thread
+            state.pending = (frame, model_input, prediction, stats, at)
+            state.recent.append((prediction, stats, at))
             state.frames = stats.frames
             state.last_result_at = time.monotonic()
             if not state.status["live"] or state.status["message"] == WAITING:  # first frame, or back after a drop
-                state.status = {"type": "status", "live": True, "message": stats.status, "time": time.time()}
+                state.status = {"type": "status", "live": True, "message": stats.status, "time": at}
                 state.status_seq += 1
-            state.cond.notify_all()
+                state.cond.notify_all()
+            state.work.notify()
 
     def on_status(self, message: str) -> None:
         # the loop reports only trouble (dropped, reconnecting, cannot open) and "reconnected"; the next result
@@ -178,6 +182,7 @@ class LiveView:
             self.state.status_seq += 1
             self.state.closed = True
             self.state.cond.notify_all()
+            self.state.work.notify_all()
         self._encoder.join(timeout=2)
         self.server.shutdown()
         self.server.server_close()
@@ -188,13 +193,13 @@ class LiveView:
         last_encode = 0.0
         while True:
             with state.cond:
-                state.cond.wait_for(lambda: state.closed or state.pending is not None)
+                state.work.wait_for(lambda: state.closed or state.pending is not None)
                 if state.closed:
                     return
-                frame, model_input, prediction, stats, record = state.pending
+                frame, model_input, prediction, stats, at = state.pending
                 state.pending = None
                 watched = state.stream_viewers > 0 or state.jpeg is None
-            event = record | {"input_png": _png_b64(model_input)}
+            event = _result_record(prediction, stats, at) | {"input_png": _png_b64(model_input)}
             jpeg = None
             if watched:  # nobody on /stream.mjpg: no drawing, no JPEG (a Pi's CPU belongs to inference)
                 wait = 1.0 / MAX_STREAM_FPS - (time.monotonic() - last_encode)
@@ -354,13 +359,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _predictions(self) -> None:
         state = self.state
         with state.cond:
-            latest = dict(state.event) if state.event else (state.recent[-1] if state.recent else None)
+            recent = [_result_record(*item) for item in state.recent]
+            latest = dict(state.event) if state.event else (recent[-1] if recent else None)
             body = {
                 "model": {k: state.info.get(k) for k in ("path", "variant", "runtime", "labels", "quantization")},
                 "status": state.status,
                 "frames": state.frames,
                 "latest": latest,
-                "recent": list(state.recent),
+                "recent": recent,
             }
         self._json(body)
 
@@ -389,7 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._streaming_headers(f"multipart/x-mixed-replace; boundary={BOUNDARY}")
         with state.cond:
             state.stream_viewers += 1
-            state.cond.notify_all()  # the encoder may have been idle for want of viewers
+            state.work.notify()  # the encoder may be holding a frame it skipped for want of viewers
         try:
             sent = 0
             while True:
