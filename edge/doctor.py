@@ -31,6 +31,7 @@ OK, NOTE, WARN, FAIL = "ok", "note", "warn", "FAIL"
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "fashion_int8.tflite"
 OPENCV_DISTS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python")  # all install the same cv2/
+TF_DISTS = ("tensorflow", "tensorflow-cpu")  # reported only: tf.lite is the last resort
 APT_DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
 # V4L2 nodes that are not cameras OpenCV can read: Pi codecs/ISP, and unicam (raw sensor, libcamera only).
 _NOT_A_CAMERA = re.compile(r"codec|isp|rpivid|pispbe|hevc|unicam|rp1-cfe|bcm2835-(?!v4l2)", re.IGNORECASE)
@@ -171,7 +172,7 @@ def gather(model_path: Path = DEFAULT_MODEL, smoke_test: bool = True) -> Facts:
         python_bits=64 if sys.maxsize > 2**32 else 32,
         in_venv=sys.prefix != sys.base_prefix,
         venv_system_site_packages=_venv_system_site_packages(),
-        packages={d: _dist(d) for d in ("numpy", *OPENCV_DISTS, "ai-edge-litert", "tflite-runtime", "tensorflow")},
+        packages={d: _dist(d) for d in ("numpy", *OPENCV_DISTS, "ai-edge-litert", "tflite-runtime", *TF_DISTS)},
         runtimes=runtimes,
         tensorflow_installed=module_installed("tensorflow"),
         opencv_gui=gui,
