@@ -132,9 +132,11 @@ def test_subcommand_name_is_not_taken_for_models_dir(tmp_path):
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 def test_pin_cpu_and_edge_only_install(tiny_tflite_dir, tmp_path):
-    """With TensorFlow and Keras unimportable (an edge install), a pinned run works and records the core."""
+    """With TensorFlow, Keras and matplotlib unimportable (an edge install), a pinned run works and records the core;
+    bench.html then says how to get the plots."""
     code = (
-        "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None\n"
+        "import sys\n"
+        "for name in ('tensorflow', 'keras', 'matplotlib'): sys.modules[name] = None\n"
         "from fashion_edge.cli import main\n"
         f"main(['bench', {str(tiny_tflite_dir)!r}, '--runs', '3', '--warmup', '1', '--threads', '1', "
         f"'--test-limit', '200', '--pin-cpu', '--out', {str(tmp_path)!r}])"
@@ -146,6 +148,7 @@ def test_pin_cpu_and_edge_only_install(tiny_tflite_dir, tmp_path):
     assert doc["config"]["pin_cpu"] == max(os.sched_getaffinity(0))
     assert doc["device"]["cpus_allowed"] == 1
     assert {r["variant"] for r in doc["results"]} == set(VARIANTS)
+    assert "Plots need matplotlib" in (tmp_path / "bench.html").read_text()
 
 
 def test_without_models_dir_it_benchmarks_the_shipped_models(tiny_tflite_dir, tmp_path, monkeypatch):
