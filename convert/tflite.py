@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import __version__
 from ..artifacts import atomic_path, ensure_writable_dir, sha256_file
-from ..edge.card import VARIANTS, model_filename, write_card
+from ..edge.card import VARIANTS, card_path, model_filename, write_card
 from ..edge.evaluate import predict_scores, top1_accuracy
 from ..errors import FashionEdgeError
 from ..train.data import CLASS_NAMES, load_fashion_mnist
@@ -269,14 +269,14 @@ class ConversionResult:
     warning: str | None = None
 
 
-def _produce(variant, model, model_path, calibration, io_type, qat: dict) -> tuple[bytes, dict | None]:
+def _produce(variant, model, model_path, calibration, io_type, qat_options: dict) -> tuple[bytes, dict | None]:
     """The variant's bytes and what its card's `quantization` says beyond the defaults."""
     if variant == "int8":
         return to_int8(model, calibration.images, io_type), None
     if variant == QAT_VARIANT:
         from .qat import quantization_aware_int8
 
-        qat = quantization_aware_int8(model_path, calibration.images, io_type, **qat)
+        qat = quantization_aware_int8(model_path, calibration.images, io_type, **qat_options)
         check_integer_only(qat.model_bytes)
         return qat.model_bytes, {
             "method": "qat",
@@ -316,7 +316,7 @@ def convert_model(
 
     Each model is written to a temporary file, loaded back by LiteRT and run over the test set (the first
     `verify_limit` images, default all 10K); only then renamed into place with its card. With `strict`, a variant
-    losing more than `max_drop_pp` accuracy points against the Keras model is an error and is not written.
+    losing more than `max_drop_pp` accuracy points against the Keras model is an error. Any error: nothing written.
     `qat_epochs` > 0 adds `int8_qat`: int8 after that many epochs of quantization-aware fine-tuning (extra needed).
     """
     variants = parse_variants(variants)
@@ -345,13 +345,16 @@ def convert_model(
     source_sha = sha256_file(model_path)
     progress_bar = progress_bar or (lambda label, total: _NullBar())
 
-    qat = {"epochs": qat_epochs, "train_limit": qat_train_limit, "data_dir": data_dir}
-    results = []
-    for variant in variants:
-        model_bytes, quantization = _produce(variant, model, model_path, calibration, io_type, qat)
-        card = build_card(variant, model_bytes, source_sha, calibration, io_type, quantization)
-        final_path = out_dir / model_filename(variant)
-        with atomic_path(final_path) as tmp:
+    qat_options = {"epochs": qat_epochs, "train_limit": qat_train_limit, "data_dir": data_dir}
+    # Every conversion first: one that fails (an op without int8 kernel, say) leaves the output folder untouched.
+    produced = [(v, *_produce(v, model, model_path, calibration, io_type, qat_options)) for v in variants]
+    results, cards = [], []
+    # Then each model is written to a temporary file and verified; all are renamed into place only if all pass.
+    with contextlib.ExitStack() as pending:
+        for variant, model_bytes, quantization in produced:
+            card = build_card(variant, model_bytes, source_sha, calibration, io_type, quantization)
+            final_path = out_dir / model_filename(variant)
+            tmp = pending.enter_context(atomic_path(final_path))
             tmp.write_bytes(model_bytes)
             with progress_bar(f"verifying {variant:<8}", len(x_test)) as bar:
                 scores = predict_scores(tmp, card, x_test, batch_size=batch_size, progress=bar.update)
@@ -365,7 +368,7 @@ def convert_model(
                     f"{float_accuracy:.4f} (limit {max_drop_pp} pp)"
                 )
                 if strict:
-                    raise FashionEdgeError(warning + "; not written (--strict)")
+                    raise FashionEdgeError(warning + "; nothing written (--strict)")
             card["metrics"] = {
                 "test_accuracy": round(accuracy, 5),
                 "agreement_with_float": round(agreement, 5),
@@ -373,11 +376,13 @@ def convert_model(
                 "accuracy_drop_pp": round(drop_pp, 3),
                 "test_images": int(len(x_test)),
             }
+            cards.append((final_path, card))
+            results.append(ConversionResult(variant, final_path, card_path(final_path), len(model_bytes), accuracy,
+                                            agreement, drop_pp, warning))  # fmt: skip
+    for final_path, card in cards:
         try:
-            written_card = write_card(final_path, card)
+            write_card(final_path, card)
         except BaseException:
             final_path.unlink(missing_ok=True)  # a model without its card must not be left behind
             raise
-        results.append(ConversionResult(variant, final_path, written_card, final_path.stat().st_size, accuracy,
-                                        agreement, drop_pp, warning))  # fmt: skip
     return results

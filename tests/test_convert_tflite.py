@@ -112,12 +112,19 @@ def test_an_op_without_int8_kernel_fails_loudly():
 def test_a_failed_verification_leaves_no_file_behind(tiny_model_dir, tmp_path, monkeypatch):
     from fashion_edge.convert import tflite
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("interpreter crashed mid-verification")
+    calls = []
+    real = tflite.predict_scores
 
-    monkeypatch.setattr(tflite, "predict_scores", crash)
+    def crash_on_second_variant(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise RuntimeError("interpreter crashed mid-verification")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tflite, "predict_scores", crash_on_second_variant)
     with pytest.raises(RuntimeError, match="mid-verification"):
-        tflite.convert_model(tiny_model_dir / "model.keras", tmp_path, ["float32"], verify_limit=50)
+        tflite.convert_model(tiny_model_dir / "model.keras", tmp_path, ["float32", "float16"], verify_limit=50)
+    assert len(calls) == 2  # float32 had passed verification: it is not kept either
     assert list(tmp_path.iterdir()) == []
 
 
@@ -125,7 +132,7 @@ def test_strict_max_drop_is_an_error_and_writes_nothing(tiny_model_dir, tmp_path
     from fashion_edge.convert.tflite import convert_model
 
     # A negative allowance turns even a lossless float32 into a violation: the --strict path, for real.
-    with pytest.raises(FashionEdgeError, match="not written"):
+    with pytest.raises(FashionEdgeError, match="nothing written"):
         convert_model(tiny_model_dir / "model.keras", tmp_path, ["float32"], verify_limit=50, max_drop_pp=-1,
                       strict=True)  # fmt: skip
     assert list(tmp_path.iterdir()) == []
