@@ -451,3 +451,7 @@ main = _WithSubcommands(
     help=classify_command.help,
     epilog=classify_command.epilog,
 )
+
+
+if __name__ == "__main__":
+    main()

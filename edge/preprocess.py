@@ -136,21 +136,23 @@ def _robust_sigma(residual: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(residual - np.median(residual)))) + 1e-3
 
 
-def fit_background(work: np.ndarray, iterations: int = 3) -> tuple[np.ndarray, float]:
+def fit_background(work: np.ndarray, iterations: int = 3, stride: int = 2) -> tuple[np.ndarray, float]:
     """Fit a smooth (quadratic) illumination surface to the background of `work` (float32 gray).
 
     Starts from the border band (where the background almost always is), rejecting outliers, then refits on every
     pixel whose residual is within the noise: the garment is never part of the fit, the lighting gradient is.
-    Returns the coefficients and the background noise sigma.
+    Fitted on every `stride`-th row and column (subsampled, not averaged, so the noise level stays that of
+    `work`). Returns the coefficients and the background noise sigma.
     """
     h, w = work.shape
-    ys, xs = np.mgrid[0:h, 0:w]
+    ys, xs = np.mgrid[0:h:stride, 0:w:stride]
     u, v = _norm_coords(ys.ravel().astype(np.float32), xs.ravel().astype(np.float32), h, w)
-    a_all, z_all = _design(u, v), work.ravel()
-    b = max(2, round(min(h, w) * 0.06))
-    band = np.zeros((h, w), dtype=bool)
+    a_all, z_all = _design(u, v), work[::stride, ::stride].ravel()
+    b = max(1, round(min(ys.shape) * 0.06))
+    band = np.zeros(ys.shape, dtype=bool)
     band[:b], band[-b:], band[:, :b], band[:, -b:] = True, True, True, True
-    use = band.ravel()
+    band = band.ravel()
+    use = band
     coef = np.zeros(6, dtype=np.float64)
     sigma = 1.0
     for step in range(iterations * 2):
@@ -160,17 +162,17 @@ def fit_background(work: np.ndarray, iterations: int = 3) -> tuple[np.ndarray, f
         sigma = _robust_sigma(residual[use])
         limit = max(3.0 * sigma, 2.0)
         # first half: refine within the band; second half: grow to all background-looking pixels
-        use = (band.ravel() if step < iterations else np.ones_like(use)) & (np.abs(residual) < limit)
+        use = (band if step < iterations else True) & (np.abs(residual) < limit)
         if use.sum() < 12:  # everything is "object": keep the last good fit
             break
     return coef, sigma
 
 
 def _background_at(coef: np.ndarray, h: int, w: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-    """Evaluate the fitted surface for rows y0:y1, cols x0:x1 of an h x w image."""
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    u, v = _norm_coords(ys, xs, h, w)
-    return (_design(u, v) @ coef.astype(np.float32)).astype(np.float32)
+    """Evaluate the fitted surface for rows y0:y1, cols x0:x1 of an h x w image (broadcast: no per-pixel terms)."""
+    u, v = _norm_coords(np.arange(y0, y1, dtype=np.float32)[:, None], np.arange(x0, x1, dtype=np.float32)[None], h, w)
+    c = coef.astype(np.float32)
+    return (c[0] + c[1] * u + c[3] * u * u) + (c[2] + c[5] * v) * v + c[4] * u * v
 
 
 def _ink(gray: np.ndarray, background: np.ndarray, dark_object: bool) -> np.ndarray:

@@ -18,8 +18,6 @@ import glob
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,6 +274,9 @@ class NotMjpeg(Exception):
 
 
 def _http_open(url: str, timeout: float):
+    import urllib.error  # only streams need it: keeps start-up and memory down for files
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": "edge-classify"})
     try:
         return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - the user's own camera URL
