@@ -37,7 +37,10 @@ CHROMIUM_FLAGS = [
 SHIPPED = Path(__file__).resolve().parents[1] / "edge" / "models" / "fashion_int8.tflite"
 FPS, SECONDS = 20, 8
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium: apt-get install -y chromium")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and os.access(CHROMIUM, os.X_OK)), reason="no chromium: apt-get install -y chromium"
+)
+sync_api = pytest.importorskip("playwright.sync_api", reason="no playwright: pip install playwright")
 
 
 @pytest.fixture
@@ -98,7 +101,6 @@ STREAM_HASH_JS = """() => {
 
 
 def test_live_view_in_chromium(fmnist, model, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     video = tmp_path / "clip.avi"
     make_video(video, fmnist.x_test[0])
     proc, url = start_edge_classify(video, model)
@@ -152,7 +154,6 @@ new MutationObserver(() => {
 def test_camera_dropping_out_is_shown_and_recovers(fmnist, model, tmp_path):
     """An IP camera (MJPEG over HTTP, served here) cuts the connection mid-stream; edge-classify reconnects. The page
     must say the source dropped, then clear that once frames come again, without a reload."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     from test_edge_sources import MjpegServer  # tests/ is on sys.path; the IP camera stand-in lives there
 
     garment = cv2.cvtColor(cv2.resize(255 - fmnist.x_test[1], (240, 240)), cv2.COLOR_GRAY2BGR)
