@@ -294,3 +294,26 @@ def test_picamera2_absent_says_how_to_install():
             open_camera("picamera2")
     else:
         pytest.skip("picamera2 is installed here")
+
+
+def test_non_mjpeg_http_urls_go_through_opencv(video_file):
+    """A URL that serves a video file (not MJPEG) is handed to OpenCV's FFmpeg backend: the RTSP/HLS path."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(video_file.parent))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        cap = open_url(f"http://127.0.0.1:{httpd.server_address[1]}/{video_file.name}", timeout=5)
+        assert isinstance(cap, cv2.VideoCapture)
+        numbers = [frame_number(cap.read()[1]) for _ in range(5)]
+        cap.release()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert numbers == [0, 1, 2, 3, 4]
