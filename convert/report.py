@@ -147,6 +147,17 @@ def layer_figure(layers: list[dict[str, Any]], noise: float) -> bytes:
 # --- the report ---------------------------------------------------------------------------------------------------
 
 
+def _variant_row(e: VariantEval, labels: np.ndarray, reference: VariantEval | None) -> dict[str, Any]:
+    quantization = e.card["quantization"]
+    agreement = None if reference is None else round(float(np.mean(e.predictions == reference.predictions)), 5)
+    return {
+        "variant": e.variant, "file": e.path.name, "size_bytes": e.size_bytes, "scheme": quantization["scheme"],
+        "method": quantization["method"], "input_dtype": e.card["input"]["dtype"],
+        "test_accuracy": round(float(np.mean(e.predictions == labels)), 5), "agreement_with_float32": agreement,
+        "card_test_accuracy": e.card.get("metrics", {}).get("test_accuracy"), "qat": quantization.get("qat"),
+    }  # fmt: skip
+
+
 def _evaluate(models, images, progress_bar: ProgressBar) -> list[VariantEval]:
     evals = []
     for variant, path, card in models:
@@ -252,32 +263,16 @@ def build_report(
         "models_dir": str(models_dir),
         "test_images": int(len(images)),
         "reference": "float32" if reference else None,
-        "variants": [],
         "targets": TARGETS,
+        "variants": [_variant_row(e, labels, reference) for e in evals],
     }  # fmt: skip
-    for e in evals:
-        accuracy = float(np.mean(e.predictions == labels))
-        report["variants"].append({
-            "variant": e.variant, "file": e.path.name, "size_bytes": e.size_bytes,
-            "scheme": e.card["quantization"]["scheme"], "method": e.card["quantization"]["method"],
-            "input_dtype": e.card["input"]["dtype"], "test_accuracy": round(accuracy, 5),
-            "agreement_with_float32": round(float(np.mean(e.predictions == reference.predictions)), 5)
-            if reference else None,
-            "card_test_accuracy": e.card.get("metrics", {}).get("test_accuracy"),
-        })  # fmt: skip
     figures = Figures()
     int8 = by_variant.get("int8")
     qat = next((e for e in evals if e.card["quantization"]["method"] == "qat"), None)
     if int8 and qat:
-        report["ptq_vs_qat"] = {
-            m: {"variant": e.variant, "test_accuracy": round(float(np.mean(e.predictions == labels)), 5),
-                "agreement_with_float32": round(float(np.mean(e.predictions == reference.predictions)), 5)
-                if reference else None, "size_bytes": e.size_bytes, "qat": e.card["quantization"].get("qat")}
-            for m, e in (("ptq", int8), ("qat", qat))
-        }  # fmt: skip
+        report["ptq_vs_qat"] = {m: _variant_row(e, labels, reference) for m, e in (("ptq", int8), ("qat", qat))}
     if reference and int8:
         _compare_int8(report, figures, reference, int8, images, labels)
-    if reference and int8:
         keras, why_not = _find_keras(models_dir, keras_path, int8.card.get("source_model_sha256"))
         if keras is None:
             report["per_layer"] = {"skipped": why_not}
