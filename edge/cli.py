@@ -114,7 +114,7 @@ class VideoSink:
             raise FashionEdgeError(f"--save-video {path}: use one of {', '.join(self.CODECS)}")
         if not path.parent.is_dir():
             raise FashionEdgeError(f"--save-video {path}: folder {path.parent} does not exist")
-        self.path, self.fps = path, fps or 15.0
+        self.path, self.fps = path, fps  # None: taken from the first source that knows its rate, else 15
         self._tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
         self._writer: Any = None
         self._size: tuple[int, int] | None = None
@@ -125,7 +125,7 @@ class VideoSink:
         if self._writer is None:
             self._size = (image.shape[1], image.shape[0])
             fourcc = cv2.VideoWriter_fourcc(*self.CODECS[self.path.suffix.lower()])
-            self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, self._size)
+            self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps or 15.0, self._size)
             if not self._writer.isOpened():
                 raise FashionEdgeError(f"--save-video {self.path}: OpenCV cannot write this format here")
         if (image.shape[1], image.shape[0]) != self._size:  # stills of different sizes share one video
@@ -189,41 +189,38 @@ def run(
     max_frames: int | None = None,
     echo: Callable[[str], None] = click.echo,
 ) -> RunSummary:
-    """Classify every frame of every source in turn. Sources are opened lazily; one that fails to open is a failure
-    of that input and the run goes on. Returns the summary; Ctrl-C ends the run cleanly."""
+    """Classify every frame of every source in turn (each source is closed when done, or on Ctrl-C).
+
+    A frame that cannot be read or preprocessed is a failure of that input; the run goes on. Ctrl-C ends it cleanly.
+    """
     from .annotate import annotate
     from .preprocess import to_model_input
 
     summary = RunSummary()
-    source = None
+
+    def fail(where: str, message: str) -> None:
+        summary.failures.append((where, message))
+        if outputs.json_lines:
+            echo(json.dumps({"source": where, "error": message}))
+        else:
+            click.echo(f"error: {where}: {message}", err=True)
+
     try:
         for source in sources:
-            if isinstance(source, tuple):  # (name, error): an input that could not be opened
-                summary.failures.append(source)
-                if outputs.json_lines:
-                    echo(json.dumps({"source": source[0], "error": source[1]}))
-                else:
-                    click.echo(f"error: {source[0]}: {source[1]}", err=True)
-                continue
             summary.live |= source.live
-            if outputs.sink is not None and outputs.sink.fps == 15.0 and source.fps:
+            if outputs.sink is not None and outputs.sink.fps is None:
                 outputs.sink.fps = source.fps
             ends: deque[float] = deque(maxlen=FPS_WINDOW)
             try:
                 for frame in source.frames():
                     if frame.error is not None:
-                        summary.failures.append((frame.source, frame.error))
-                        if outputs.json_lines:
-                            echo(json.dumps({"source": frame.source, "error": frame.error}))
-                        else:
-                            click.echo(f"error: {frame.source}: {frame.error}", err=True)
+                        fail(frame.source, frame.error)
                         continue
                     start = time.perf_counter()
                     try:
                         model_input = to_model_input(frame.image, preprocess)
                     except FashionEdgeError as e:
-                        summary.failures.append((frame.source, str(e)))
-                        click.echo(f"error: {frame.source}: {e}", err=True)
+                        fail(frame.source, str(e))
                         continue
                     preprocess_ms = (time.perf_counter() - start) * 1000.0
                     prediction = classifier.classify(model_input)
@@ -295,7 +292,7 @@ def _print_model_info(classifier: Any, as_json: bool) -> None:
 
 def _sources(paths: tuple[str, ...], every: int) -> Iterator[Any]:
     """Positional inputs -> sources in order: runs of stills batched into one ImageFiles, each video on its own."""
-    from .sources import ImageFiles, VideoFile, expand_inputs
+    from .sources import ImageFiles, InputItem, VideoFile, expand_inputs
 
     stills = []
     for item in expand_inputs(paths):
@@ -305,8 +302,8 @@ def _sources(paths: tuple[str, ...], every: int) -> Iterator[Any]:
                 stills = []
             try:
                 yield VideoFile(item.path, every)
-            except FashionEdgeError as e:
-                yield (item.path, str(e))
+            except FashionEdgeError as e:  # reported like an unreadable image; the run goes on
+                yield ImageFiles([InputItem(item.path, str(e))])
         else:
             stills.append(item)
     if stills:

@@ -264,3 +264,14 @@ def test_preprocess_switch_changes_what_the_model_sees(model, fmnist, tmp_path):
     assert any(
         a["label"] != f["label"] or abs(a["score"] - f["score"]) > 0.05 for a, f in zip(auto, forced, strict=True)
     )
+
+
+def test_broken_video_among_inputs_is_reported_and_the_rest_classified(model, pngs, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 500)
+    image = next(pngs.glob("*.png"))
+    result = edge_classify("--model", model, bad, image, "--json")
+    assert result.returncode == 1
+    records = json_lines(result.stdout)
+    assert records[0]["source"] == str(bad) and "cannot open it as a video" in records[0]["error"]
+    assert records[1]["source"] == str(image) and records[1]["label"] in CLASS_NAMES
