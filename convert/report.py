@@ -265,6 +265,7 @@ def build_report(
         "reference": "float32" if reference else None,
         "targets": TARGETS,
         "variants": [_variant_row(e, labels, reference) for e in evals],
+        "source_models": sorted({str(e.card.get("source_model_sha256")) for e in evals}),
     }  # fmt: skip
     figures = Figures()
     int8 = by_variant.get("int8")
@@ -348,8 +349,11 @@ def _pct(x: float) -> str:
 
 def _sections(report: dict[str, Any]) -> list[Section]:
     """The report's sections, one source for Markdown and HTML."""
+    mixed = len(report["source_models"]) > 1
     sections = [Section(
-        "Variants", f"Evaluated on {report['test_images']} Fashion-MNIST test images (fresh run).",
+        "Variants", f"Evaluated on {report['test_images']} Fashion-MNIST test images (fresh run)."
+        + (" WARNING: these files were converted from different Keras models (source_model_sha256 differs); "
+           "re-run `fashion-edge convert` into an empty folder." if mixed else ""),
         ("variant", "scheme", "input", "size KB", "accuracy %", "agreement with float32 %"),
         tuple((v["variant"], v["scheme"], v["input_dtype"], f"{v['size_bytes'] / 1024:.1f}", _pct(v["test_accuracy"]),
                "-" if v["agreement_with_float32"] is None else _pct(v["agreement_with_float32"]))

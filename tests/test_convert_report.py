@@ -108,3 +108,16 @@ def test_report_bad_inputs(tiny_tflite_dir, tiny_model_dir, tmp_path):
         build_report(tiny_tflite_dir, tmp_path / "out", keras_path=other, limit=20)
     result = CliRunner().invoke(main, ["report", str(tmp_path / "missing"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1 and "not found" in result.output
+
+
+def test_models_from_different_sources_are_flagged(tiny_tflite_dir, tmp_path):
+    from fashion_edge.convert.report import build_report
+    from fashion_edge.edge.card import write_card
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_tflite_dir, models)
+    card = json.loads((models / "fashion_float16.json").read_text())
+    write_card(models / "fashion_float16.tflite", {**card, "source_model_sha256": "0" * 64})
+    report = build_report(models, tmp_path / "out", limit=20)
+    assert len(report["source_models"]) == 2
+    assert "converted from different Keras models" in (tmp_path / "out" / "report.md").read_text()
