@@ -252,7 +252,8 @@ def diagnose(facts: Facts) -> list[Check]:
     if numpy is None:
         add(Check("numpy", FAIL, "numpy is not installed", f"{pip} install numpy"))
     else:
-        add(Check("numpy", OK, numpy))
+        numpy2_note = " (2.x: tflite-runtime would not import, ai-edge-litert does)"
+        add(Check("numpy", OK, numpy + (numpy2_note if (_major(numpy) or 0) >= 2 else "")))
     # tflite-runtime's last wheels (2.14, 2023) are built against numpy 1.x: with numpy 2 the import fails.
     if tflite_rt is not None and (_major(numpy) or 0) >= 2 and "tflite-runtime" not in facts.runtimes:
         add(Check("tflite-runtime", WARN, f"tflite-runtime {tflite_rt} is installed but broken with numpy {numpy} "
