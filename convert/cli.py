@@ -61,7 +61,7 @@ def _progress_bar(label: str, total: int):
     show_default=True,
     help="Warn when a variant's test accuracy is more than this many points below the Keras model's.",
 )
-@click.option("--strict", is_flag=True, help="Make a --max-drop violation an error (that variant is not written).")
+@click.option("--strict", is_flag=True, help="Make a --max-drop violation an error (then no model is written).")
 @click.option(
     "--qat-epochs",
     type=click.IntRange(min=0),
