@@ -20,7 +20,7 @@ from ..errors import FashionEdgeError
 RUNTIMES = {
     "litert": "ai_edge_litert.interpreter",
     "tflite-runtime": "tflite_runtime.interpreter",
-    "tf": "tensorflow.lite",
+    "tf": "tensorflow.lite.python.interpreter",  # what tf.lite.Interpreter is; `tensorflow.lite` itself lacks it
 }
 
 
