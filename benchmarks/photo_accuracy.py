@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -53,10 +54,16 @@ def render_photo(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
 
 
-def render_photos(images: np.ndarray, seed: int = 0) -> list[np.ndarray]:
-    """Render a batch of (N, 28, 28) images with one seeded generator: the same inputs give the same frames."""
+def iter_photos(images: np.ndarray, seed: int = 0) -> Iterator[np.ndarray]:
+    """Render (N, 28, 28) images one by one with one seeded generator: the same inputs give the same frames."""
     rng = np.random.default_rng(seed)
-    return [render_photo(image, rng) for image in images]
+    for image in images:
+        yield render_photo(image, rng)
+
+
+def render_photos(images: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+    """All of `iter_photos` as a list (about 1 MB per frame: use iter_photos for big sets)."""
+    return list(iter_photos(images, seed))
 
 
 def measure(model_path: Path, images: np.ndarray, labels: np.ndarray, seed: int = 0,
@@ -67,13 +74,14 @@ def measure(model_path: Path, images: np.ndarray, labels: np.ndarray, seed: int 
     from ..edge.preprocess import PreprocessConfig, naive_input, to_model_input
 
     card = read_card(card_path(model_path))
-    frames = render_photos(images, seed)
-    photo = np.stack([to_model_input(f, PreprocessConfig(mode="photo")) for f in frames])
-    auto = np.stack([to_model_input(f) for f in frames])
-    naive = np.stack([naive_input(f) for f in frames])
+    photo, auto, naive = [], [], []
+    for frame in iter_photos(images, seed):  # frame by frame: only the 28x28 inputs are kept
+        photo.append(to_model_input(frame, PreprocessConfig(mode="photo")))
+        auto.append(to_model_input(frame))
+        naive.append(naive_input(frame))
 
-    def accuracy(x: np.ndarray) -> float:
-        return top1_accuracy(predict_scores(model_path, card, x, num_threads=num_threads), labels)
+    def accuracy(x: np.ndarray | list[np.ndarray]) -> float:
+        return top1_accuracy(predict_scores(model_path, card, np.stack(x), num_threads=num_threads), labels)
 
     return {
         "images": int(len(images)),

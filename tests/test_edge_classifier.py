@@ -88,6 +88,15 @@ def test_runtime_choice_is_honoured_or_refused_clearly(tiny_tflite_dir):
     assert list(RUNTIMES) == ["litert", "tflite-runtime", "tf"]  # the documented order of preference
 
 
+def test_tf_lite_last_resort_runtime_gives_the_same_answers(tiny_tflite_dir, sample):
+    pytest.importorskip("tensorflow")
+    path = tiny_tflite_dir / "fashion_int8.tflite"
+    litert, tf = Classifier(path, runtime="litert"), Classifier(path, runtime="tf")
+    assert tf.runtime == "tf"
+    for image in sample[0][:10]:
+        np.testing.assert_allclose(tf.classify(image).scores, litert.classify(image).scores, atol=1e-5)
+
+
 def test_shipped_models_are_found_with_importlib_resources():
     """`edge-classify photo.jpg` needs no --model once the package ships its models."""
     for variant in ("int8", "float32"):
