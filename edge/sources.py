@@ -39,7 +39,12 @@ BACKOFF_START_S, BACKOFF_MAX_S = 0.5, 8.0
 CAMERA_SIZE = (640, 480)
 
 # OpenCV logs its own warnings (e.g. "can't open camera by index") to stderr; our errors already say it in one line.
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+# The call moved: OpenCV 5 has cv2.utils.logging, OpenCV 4 (e.g. 4.11, the last that accepts numpy 1, which a Pi with
+# apt's picamera2 needs) has cv2.setLogLevel. 2 is LOG_LEVEL_ERROR in both.
+if hasattr(cv2.utils, "logging"):
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+elif hasattr(cv2, "setLogLevel"):
+    cv2.setLogLevel(2)
 
 
 @dataclass
