@@ -468,10 +468,12 @@ class LiveSource:
 
 def open_source(spec: str, *, every: int = 1, reconnect: int = 5, timeout: float = 10.0,
                 on_status: Callable[[str], None] | None = None) -> Source:  # fmt: skip
-    """`--source` / `--camera` values -> a Source: a URL, a video file, an image file, or a camera spec."""
+    """A `--source` value -> a Source: a stream URL, a video file, or an image file."""
     if is_url(spec):
         return LiveSource(spec, lambda: open_url(spec, timeout), reconnect, on_status, every)
     path = Path(spec)
+    if not path.exists() and (spec.isdigit() or spec.startswith("/dev/video")):
+        raise FashionEdgeError(f"--source {spec}: no such file; for a camera use --camera {spec}")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageFiles([InputItem(spec) if path.is_file() else InputItem(spec, "no such file")])
     return VideoFile(spec, every)
