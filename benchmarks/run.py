@@ -166,7 +166,8 @@ def _keras_row(cfg: BenchConfig, m: BenchModel, threads: int, step: Advance) -> 
 def _row(m: BenchModel, runtime: str, threads: int, batch: int, samples_ms: list[float], interleaved: bool,
          accuracy: float, mem: dict, xnnpack: bool) -> dict:  # fmt: skip
     stats = latency.summarize(samples_ms)
-    version = tensorflow_version() if runtime == "tensorflow" else available_runtimes().get(runtime, "unknown")
+    # "tensorflow" runs the Keras model, "tf" is tf.lite's interpreter: both are TensorFlow's version.
+    version = tensorflow_version() if runtime in ("tensorflow", "tf") else available_runtimes().get(runtime)
     return {
         "variant": m.variant, "format": m.format, "runtime": runtime, "runtime_version": version or "unknown",
         "threads": threads, "batch": batch,
