@@ -38,6 +38,14 @@ def _png_base64(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _plain_log_ticks(axis) -> None:
+    """Log-scale ticks as 0.2, 0.5, 1, 2 rather than 2×10⁻¹."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))  # 2s, 5s
+
+
 def _latency_figure(plt, pairs, many: bool):
     import matplotlib
 
@@ -45,8 +53,9 @@ def _latency_figure(plt, pairs, many: bool):
     new_api = tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) >= (3, 10)
     horizontal = {"orientation": "horizontal"} if new_api else {"vert": False}
     threads = sorted({r["threads"] for _, r in pairs})
-    n_boxes = max(sum(r["threads"] == t for _, r in pairs) for t in threads)
-    fig, axes = plt.subplots(len(threads), 1, figsize=(9, 0.45 * n_boxes * len(threads) + 1.2), squeeze=False)
+    counts = [sum(r["threads"] == t for _, r in pairs) for t in threads]
+    fig, axes = plt.subplots(len(threads), 1, figsize=(9, 0.4 * sum(counts) + 0.9 * len(threads)), squeeze=False,
+                             gridspec_kw={"height_ratios": counts}, sharex=True)  # fmt: skip
     for ax, t in zip(axes[:, 0], threads, strict=True):
         rows = [(run, r) for run, r in pairs if r["threads"] == t]
         ax.boxplot([r["samples_ms"] for _, r in rows], whis=(1, 99), showfliers=False, **horizontal)
@@ -55,24 +64,30 @@ def _latency_figure(plt, pairs, many: bool):
         ax.set_xscale("log")  # Keras and TFLite differ by 10x or more; a linear axis hides TFLite's spread
         ax.invert_yaxis()  # first row on top, as in the table
         ax.grid(axis="x", alpha=0.3, which="both")
+    _plain_log_ticks(axes[-1, 0].xaxis)
     axes[-1, 0].set_xlabel("latency per invocation (ms, log scale)")
     fig.tight_layout()
     return fig
 
 
 def _accuracy_figure(plt, pairs, many: bool):
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for t in sorted({r["threads"] for _, r in pairs}):
-        rows = [(run, r) for run, r in pairs if r["threads"] == t]
-        xs, ys = [r["latency_ms"]["p50"] for _, r in rows], [r["accuracy"] for _, r in rows]
-        ax.scatter(xs, ys, label=f"{t} thread{'s' if t > 1 else ''}")
-        for (run, r), x, y in zip(rows, xs, ys, strict=True):
-            ax.annotate(_label(run, r, many), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    # Colour per model (and device), marker per thread count: labels written beside points would overlap.
+    fig, ax = plt.subplots(figsize=(9, 5))
+    labels = list(dict.fromkeys(_label(run, r, many) for run, r in pairs))
+    colours = {label: plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")(i % 20) for i, label in enumerate(labels)}
+    markers = dict(zip(sorted({r["threads"] for _, r in pairs}), "os^DvP*X", strict=False))
+    for run, r in pairs:
+        ax.scatter(r["latency_ms"]["p50"], r["accuracy"], color=colours[_label(run, r, many)],
+                   marker=markers.get(r["threads"], "o"), s=50)  # fmt: skip
+    handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=label) for label, c in colours.items()]
+    handles += [plt.Line2D([], [], color="grey", marker=m, linestyle="", label=f"{t} thread{'s' if t > 1 else ''}")
+                for t, m in markers.items()]  # fmt: skip
+    ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_xscale("log")
+    _plain_log_ticks(ax.xaxis)
     ax.set_xlabel("p50 latency (ms, log scale)")
     ax.set_ylabel("test accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    ax.grid(alpha=0.3, which="both")
     return fig
 
 
