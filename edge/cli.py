@@ -28,13 +28,18 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
 
 from ..errors import FashionEdgeError
 from .observer import Observer, Stats
+
+if TYPE_CHECKING:  # the real imports happen inside the command: `--help` stays fast and OpenCV-free
+    from .classifier import Classifier, Prediction
+    from .preprocess import PreprocessConfig
+    from .sources import Frame, Source
 
 SUBCOMMANDS = {
     "doctor": "fashion_edge.edge.doctor:doctor_command",
@@ -46,7 +51,7 @@ FPS_WINDOW = 30  # frames over which the reported FPS is averaged
 # ---------------------------------------------------------------------------------------------------- output
 
 
-def _result_record(frame: Any, prediction: Any, stats: Stats, live: bool) -> dict[str, Any]:
+def _result_record(frame: Frame, prediction: Prediction, stats: Stats, live: bool) -> dict[str, Any]:
     record: dict[str, Any] = {"source": frame.source}
     if frame.index is not None:
         record["frame"] = frame.index
@@ -63,7 +68,7 @@ def _result_record(frame: Any, prediction: Any, stats: Stats, live: bool) -> dic
     return record
 
 
-def _result_line(frame: Any, prediction: Any, stats: Stats) -> str:
+def _result_line(frame: Frame, prediction: Prediction, stats: Stats) -> str:
     where = frame.source if frame.index is None else f"{frame.source}#{frame.index}"
     ranked = " | ".join(f"{c.label} {c.score:.2f}" for c in prediction.classes)
     flag = "  (uncertain)" if prediction.uncertain else ""
@@ -181,9 +186,9 @@ class Outputs:
 
 
 def run(
-    sources: Iterator[Any],
-    classifier: Any,
-    preprocess: Any,
+    sources: Iterator[Source],
+    classifier: Classifier,
+    preprocess: PreprocessConfig,
     outputs: Outputs,
     *,
     max_frames: int | None = None,
@@ -255,14 +260,14 @@ def run(
 
 
 def _load_classifier(model: Path | None, variant: str, threads: int | None, runtime: str | None, verify: bool,
-                     top_k: int = 1, threshold: float = 0.0) -> Any:  # fmt: skip
+                     top_k: int = 1, threshold: float = 0.0) -> Classifier:  # fmt: skip
     from .classifier import Classifier, default_model_path
 
     return Classifier(model or default_model_path(variant), num_threads=threads, runtime=runtime, verify=verify,
                       top_k=top_k, threshold=threshold)  # fmt: skip
 
 
-def _print_model_info(classifier: Any, as_json: bool) -> None:
+def _print_model_info(classifier: Classifier, as_json: bool) -> None:
     info = classifier.info()
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -290,7 +295,7 @@ def _print_model_info(classifier: Any, as_json: bool) -> None:
         click.echo(f"{key:>14}: {value}")
 
 
-def _sources(paths: tuple[str, ...], every: int) -> Iterator[Any]:
+def _sources(paths: tuple[str, ...], every: int) -> Iterator[Source]:
     """Positional inputs -> sources in order: runs of stills batched into one ImageFiles, each video on its own."""
     from .sources import ImageFiles, InputItem, VideoFile, expand_inputs
 
@@ -405,7 +410,7 @@ def _classify(paths: tuple[str, ...], source: str | None, camera: str | None, mo
             outputs.sink = VideoSink(save_video, next((s.fps for s in opened if s.fps), None))
         outputs.window = window
 
-        def all_sources() -> Iterator[Any]:
+        def all_sources() -> Iterator[Source]:
             yield from _sources(paths, every)
             yield from opened
 
