@@ -220,7 +220,7 @@ class MjpegHttpCapture:
     def read(self) -> tuple[bool, np.ndarray | None]:
         try:
             data = self._read_snapshot() if self.snapshot else self._read_part()
-        except (OSError, ValueError):  # socket timeout, reset, or a malformed part: the stream is broken
+        except (OSError, ValueError, FashionEdgeError):  # timeout, reset, malformed part, refused: stream broken
             return False, None
         if data is None:
             return False, None
@@ -404,42 +404,48 @@ class LiveSource:
         self._on_status(message)
 
     def _capture(self) -> None:
-        failures = 0
         try:
-            while not self._stop.is_set():
-                ok, image = self._cap.read()
-                if ok and image is not None:
-                    if failures:
-                        self._status(f"{self.name}: reconnected")
-                    failures = 0
-                    with self._cond:
-                        self._image, self._seq = image, self._seq + 1
-                        self._cond.notify_all()
-                    continue
-                self._cap.release()
-                if self._stop.is_set():
-                    return
-                self._cap = None
-                while self._cap is None:
-                    if failures >= self.reconnect:
-                        tried = f" after {failures} reconnect attempt(s)" if self.reconnect else " (--reconnect 0)"
-                        self._error = f"stream lost{tried}"
-                        return
-                    failures += 1
-                    self.reconnects += 1
-                    delay = min(BACKOFF_MAX_S, BACKOFF_START_S * 2 ** (failures - 1))
-                    self._status(f"{self.name}: stream dropped; reconnecting in {delay:g} s "
-                                 f"(attempt {failures}/{self.reconnect})")  # fmt: skip
-                    if self._stop.wait(delay):
-                        return
-                    try:
-                        self._cap = self._opener()
-                    except FashionEdgeError as e:
-                        self._status(str(e))
+            self._capture_loop()
+        except Exception as e:  # noqa: BLE001 - not swallowed: it becomes this source's error, reported by the run
+            self._error = f"capture failed: {type(e).__name__}: {e}"
         finally:
             with self._cond:
                 self._done = True
                 self._cond.notify_all()
+
+    def _capture_loop(self) -> None:
+        """Read frames until stopped; on a failed read, reopen with backoff until the reconnect budget is spent."""
+        failures = 0
+        while not self._stop.is_set():
+            ok, image = self._cap.read()
+            if ok and image is not None:
+                if failures:
+                    self._status(f"{self.name}: reconnected")
+                failures = 0
+                with self._cond:
+                    self._image, self._seq = image, self._seq + 1
+                    self._cond.notify_all()
+                continue
+            self._cap.release()
+            if self._stop.is_set():
+                return
+            self._cap = None
+            while self._cap is None:
+                if failures >= self.reconnect:
+                    tried = f" after {failures} reconnect attempt(s)" if self.reconnect else " (--reconnect 0)"
+                    self._error = f"stream lost{tried}"
+                    return
+                failures += 1
+                self.reconnects += 1
+                delay = min(BACKOFF_MAX_S, BACKOFF_START_S * 2 ** (failures - 1))
+                self._status(f"{self.name}: stream dropped; reconnecting in {delay:g} s "
+                             f"(attempt {failures}/{self.reconnect})")  # fmt: skip
+                if self._stop.wait(delay):
+                    return
+                try:
+                    self._cap = self._opener()
+                except FashionEdgeError as e:
+                    self._status(str(e))
 
     def frames(self) -> Iterator[Frame]:
         delivered, taken = 0, 0

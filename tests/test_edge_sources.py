@@ -317,3 +317,17 @@ def test_non_mjpeg_http_urls_go_through_opencv(video_file):
         httpd.shutdown()
         httpd.server_close()
     assert numbers == [0, 1, 2, 3, 4]
+
+
+def test_a_crashing_capture_is_reported_not_swallowed():
+    class Broken:
+        def read(self):
+            raise RuntimeError("driver fell over")
+
+        def release(self) -> None:
+            pass
+
+    source = LiveSource("camera 9", Broken)
+    frames = list(source.frames())
+    source.close()
+    assert [f.error for f in frames] == ["capture failed: RuntimeError: driver fell over"]
