@@ -83,6 +83,8 @@ if [[ ! -f "$ROOT/.fashion-edge-root-ready" ]]; then
   touch "$ROOT/.fashion-edge-root-ready"
 fi
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
+# /proc and /sys stay unmounted on purpose: under qemu-user they describe the x86-64 host, and XNNPACK's cpuinfo,
+# given both, segfaults parsing x86 /proc/cpuinfo as ARM. Without them it says "Error in cpuinfo" and uses defaults.
 mkdir -p "$ROOT/opt/fe-check"
 cp /etc/ssl/certs/ca-certificates.crt "$ROOT/opt/fe-check/host-ca.crt"
 say "arm64 root: $(in_root /usr/bin/python3 -c 'import platform,sys; print(platform.machine(), "Python", sys.version.split()[0])')"
