@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian/Ubuntu machine: the dataset package, a venv at .venv, the project with its extras.
+#   scripts/setup.sh            training + edge + dev tools
+#   scripts/setup.sh --tests    also what the browser tests need (Debian chromium, Playwright's Python client)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(dataset-fashion-mnist)
+[[ "${1:-}" == "--tests" ]] && apt_packages+=(chromium)
+
+missing=()
+for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "== apt-get install ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  echo "== creating .venv"
+  python3 -m venv .venv
+fi
+echo "== pip install -e .[train,dev]"
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install -q -e ".[train,dev]" 2>&1 | grep -v "^WARNING: Location" || true
+if [[ "${1:-}" == "--tests" ]]; then
+  .venv/bin/python -m pip install -q playwright 2>&1 | grep -v "^WARNING: Location" || true
+fi
+.venv/bin/python -c "import fashion_edge.edge.runtime as r; print('== ready: runtimes', r.available_runtimes())"
