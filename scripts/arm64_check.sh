@@ -158,5 +158,9 @@ for venv in "${VENVS[@]}"; do
   # 4. Same top-1 for every image (also through edge-classify); the largest probability difference is reported.
   "$HOST_PY" "$REPO/scripts/arm64/compare.py" "$WORK/x86.json" "$WORK/arm64-$venv.json" \
     "$WORK/x86-cli.jsonl" "$WORK/arm64-$venv-cli.jsonl" || FAILED=1
+  say "[$venv] edge-classify doctor on arm64"
+  in_root "/opt/fe-check/venv-$venv/bin/python" "${CLI[0]}" "${CLI[1]}" doctor --model "/opt/fe-check/model/$MODEL_NAME" \
+    2>&1 | grep -v '^Error in cpuinfo' | sed 's/^/  /'
+  [[ ${PIPESTATUS[0]} == 0 ]] || FAILED=1
 done
 exit $FAILED
