@@ -25,7 +25,7 @@ lint:
 model: setup
 	$(PY)/fashion-edge train --profile full --out runs/full
 	$(PY)/fashion-edge convert runs/full/model.keras --out runs/full/tflite
-	cp runs/full/tflite/fashion_int8.tflite runs/full/tflite/fashion_int8.json \
+	cp runs/full/training.json runs/full/tflite/fashion_int8.tflite runs/full/tflite/fashion_int8.json \
 	   runs/full/tflite/fashion_float32.tflite runs/full/tflite/fashion_float32.json edge/models/
 
 clean:
