@@ -29,6 +29,8 @@ class TrainConfig:
     seed: int = 42
     val_fraction: float = 0.1  # carved from the 60K training set, stratified; the test set never picks a model
     augment: bool = True  # shifts, horizontal flips and random erasing; training only, not exported
+    max_shift: int = 3  # pixels, each direction
+    erase_p: float = 0.5  # probability of erasing a rectangle in an image
     train_limit: int | None = None  # use only this many training images (tests, smoke runs)
     model: ModelConfig = field(default_factory=ModelConfig)
 
@@ -74,22 +76,22 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, max_shift: int = 3, e
     return np.where(erase[..., None], 0.0, x).astype(np.float32)
 
 
-def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augment: bool):
+def _batches(x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
     """A Keras PyDataset: reshuffled every epoch, augmented per batch; seeded, so runs repeat exactly."""
     import keras
 
     class Batches(keras.utils.PyDataset):
         def __init__(self):
             super().__init__()
-            self.rng = np.random.default_rng(seed)
+            self.rng = np.random.default_rng(cfg.seed)
             self.order = self.rng.permutation(len(x))
 
         def __len__(self) -> int:
-            return int(np.ceil(len(x) / batch_size))
+            return int(np.ceil(len(x) / cfg.batch_size))
 
         def __getitem__(self, i: int):
-            idx = self.order[i * batch_size : (i + 1) * batch_size]
-            xb = augment_batch(x[idx], self.rng) if augment else x[idx]
+            idx = self.order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+            xb = augment_batch(x[idx], self.rng, cfg.max_shift, cfg.erase_p) if cfg.augment else x[idx]
             return xb, y[idx]
 
         def on_epoch_end(self) -> None:
@@ -166,7 +168,7 @@ def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose
         on_epoch_end=lambda e, logs: epoch_times.__setitem__(-1, round(time.time() - epoch_times[-1], 2)),
     )
     history = model.fit(
-        _batches(x_train, y_train, cfg.batch_size, cfg.seed, cfg.augment),
+        _batches(x_train, y_train, cfg),
         epochs=cfg.epochs,
         validation_data=(x_val, y_val),
         callbacks=[best.callback, timer],
