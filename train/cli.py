@@ -16,7 +16,7 @@ from ..errors import FashionEdgeError
     type=click.Choice(["quick", "full"]),
     default="quick",
     show_default=True,
-    help="quick: a few minutes, ~90% test accuracy; full: the shipped recipe.",
+    help="quick: 4 epochs of a small net (~89% test accuracy); full: the shipped recipe (15 epochs, ~92%).",
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the profile's epoch count.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the profile's batch size.")
