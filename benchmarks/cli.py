@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from ..errors import FashionEdgeError
+from ..options import data_dir_option, out_dir_option
 
 MODELS_DIR_PARAM = "models_dir"
 
@@ -83,8 +84,7 @@ def _progress():
               help="Untimed invocations first (caches, XNNPACK packing, CPU clocks).")  # fmt: skip
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Images per invocation (1 = a camera loop); FPS counts images.")  # fmt: skip
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("runs/bench"),
-              show_default=True, help="Directory for bench.json, bench.md and bench.html.")  # fmt: skip
+@out_dir_option("runs/bench", "bench.json, bench.md and bench.html")
 @click.option("--runtime", "runtimes", callback=_parse_runtimes,
               help="Comma-separated TFLite runtimes to compare: litert, tflite-runtime, tf (default: the first "
                    "that imports).")  # fmt: skip
@@ -100,8 +100,7 @@ def _progress():
                    "(an A/B: run once with and once without, then `bench merge`).")  # fmt: skip
 @click.option("--label", help="Device name in the reports (default: the host name).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the interleaving order.")
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Directory with the Fashion-MNIST IDX .gz files (default: search, see README).")  # fmt: skip
+@data_dir_option
 @click.option("--test-limit", type=click.IntRange(min=1),
               help="Accuracy on the first N test images only (smoke runs; default: all 10,000).")  # fmt: skip
 @click.pass_context
@@ -154,8 +153,7 @@ def _run(models_dir: Path | None, threads, runs, warmup, batch, out_dir, runtime
 
 @bench_group.command("merge")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("runs/bench-merged"),
-              show_default=True, help="Directory for the merged bench.json, bench.md and bench.html.")  # fmt: skip
+@out_dir_option("runs/bench-merged", "the merged bench.json, bench.md and bench.html")
 def merge_command(inputs: tuple[Path, ...], out_dir: Path) -> None:
     """Join bench.json files (e.g. a laptop's and a Raspberry Pi's) into one cross-device report."""
     from .report import load, markdown, merge, write_reports

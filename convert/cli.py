@@ -10,6 +10,7 @@ import click
 
 from ..edge.card import VARIANTS
 from ..errors import FashionEdgeError
+from ..options import data_dir_option, out_dir_option
 from .calibration import DEFAULT_CALIBRATION_IMAGES, MIN_CALIBRATION_IMAGES
 
 
@@ -20,14 +21,7 @@ def _progress_bar(label: str, total: int):
 
 @click.command("convert")
 @click.argument("model_path", metavar="MODEL.keras", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("runs/tflite"),
-    show_default=True,
-    help="Directory for fashion_<variant>.tflite and its card fashion_<variant>.json.",
-)
+@out_dir_option("runs/tflite", "fashion_<variant>.tflite and its card fashion_<variant>.json")
 @click.option(
     "--variants",
     default=",".join(VARIANTS),
@@ -75,11 +69,7 @@ def _progress_bar(label: str, total: int):
     type=click.IntRange(min=1),
     help="Verify on only the first N test images (default: all 10,000).",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Directory with the four Fashion-MNIST IDX .gz files (default: search, see README).",
-)
+@data_dir_option
 def convert_command(
     model_path: Path,
     out_dir: Path,

@@ -9,19 +9,13 @@ from pathlib import Path
 import click
 
 from ..errors import FashionEdgeError
+from ..options import data_dir_option, out_dir_option
 from .report import DEFAULT_DEBUG_IMAGES, DEFAULT_DENYLIST_LAYERS
 
 
 @click.command("report")
 @click.argument("models_dir", metavar="MODELS_DIR", type=click.Path(path_type=Path, file_okay=False))
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("runs/report"),
-    show_default=True,
-    help="Directory for report.md, report.html, report.json and the PNGs.",
-)
+@out_dir_option("runs/report", "report.md, report.html, report.json and the PNGs")
 @click.option(
     "--keras",
     "keras_path",
@@ -44,11 +38,7 @@ from .report import DEFAULT_DEBUG_IMAGES, DEFAULT_DENYLIST_LAYERS
     show_default=True,
     help="Measure int8 with up to this many of the worst layers kept in float.",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Directory with the four Fashion-MNIST IDX .gz files (default: search, see README).",
-)
+@data_dir_option
 def report_command(
     models_dir: Path,
     out_dir: Path,

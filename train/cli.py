@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import FashionEdgeError
+from ..options import data_dir_option, out_dir_option
 
 
 @click.command("train")
@@ -22,19 +23,8 @@ from ..errors import FashionEdgeError
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the profile's batch size.")
 @click.option("--seed", type=int, help="Random seed (same seed, same weights on the same machine).")
 @click.option("--train-limit", type=click.IntRange(min=10), help="Train on only this many images (smoke runs).")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("runs/train"),
-    show_default=True,
-    help="Directory for model.keras, history.json and training.json.",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Directory with the four Fashion-MNIST IDX .gz files (default: search, see README).",
-)
+@out_dir_option("runs/train", "model.keras, history.json and training.json")
+@data_dir_option
 def train_command(
     profile: str,
     epochs: int | None,
