@@ -67,3 +67,14 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: Path, missing_hint: str) -> Any:
+    """Parse a JSON artifact; FashionEdgeError names the file (and, when it is absent, says `missing_hint`)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise FashionEdgeError(f"{path} not found; {missing_hint}") from e
+    except (OSError, ValueError) as e:
+        raise FashionEdgeError(f"{path} is unreadable or not JSON: {e}") from e

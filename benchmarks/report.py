@@ -6,12 +6,11 @@ Everything is rendered in memory first and then written atomically, so a failure
 from __future__ import annotations
 
 import html
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir
+from ..artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
 from ..errors import FashionEdgeError
 from .schema import SCHEMA_NAME, SCHEMA_VERSION, SchemaError, runs_of, validate
 
@@ -22,12 +21,7 @@ COLUMNS = ("Format", "Runtime", "Threads", "Size (KB)", "Accuracy", "p50 ms", "p
 def load(path: Path) -> dict[str, Any]:
     """Read and validate a bench.json (run or merged)."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise FashionEdgeError(f"{path} not found; pass the bench.json written by `fashion-edge bench`") from e
-    except (OSError, ValueError) as e:
-        raise FashionEdgeError(f"{path} is unreadable or not JSON: {e}") from e
+    doc = read_json(path, "pass the bench.json written by `fashion-edge bench`")
     try:
         validate(doc)
     except SchemaError as e:

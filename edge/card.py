@@ -11,11 +11,10 @@ The edge runtime needs nothing but the `.tflite` and its card.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import atomic_write_json, sha256_file
+from ..artifacts import atomic_write_json, read_json, sha256_file
 from ..errors import FashionEdgeError
 
 FORMAT_VERSION = 1
@@ -46,12 +45,7 @@ def write_card(model_path: Path, card: dict[str, Any]) -> Path:
 def read_card(path: Path) -> dict[str, Any]:
     """Load and sanity-check a card; FashionEdgeError says which file and what is wrong."""
     path = Path(path)
-    try:
-        card = json.loads(path.read_text())
-    except FileNotFoundError as e:
-        raise FashionEdgeError(f"model card {path} not found; every .tflite needs its card beside it") from e
-    except (OSError, ValueError) as e:
-        raise FashionEdgeError(f"model card {path} is unreadable or not JSON: {e}") from e
+    card = read_json(path, "every .tflite needs its model card beside it")
     missing = [k for k in REQUIRED_KEYS if k not in card] if isinstance(card, dict) else list(REQUIRED_KEYS)
     if missing:
         raise FashionEdgeError(f"model card {path} lacks {', '.join(missing)}")
