@@ -45,7 +45,7 @@ def write_card(model_path: Path, card: dict[str, Any]) -> Path:
 def read_card(path: Path) -> dict[str, Any]:
     """Load and sanity-check a card; FashionEdgeError says which file and what is wrong."""
     path = Path(path)
-    card = read_json(path, "every .tflite needs its model card beside it")
+    card = read_json(path, "every .tflite needs its card beside it (fashion_int8.tflite -> fashion_int8.json)")
     missing = [k for k in REQUIRED_KEYS if k not in card] if isinstance(card, dict) else list(REQUIRED_KEYS)
     if missing:
         raise FashionEdgeError(f"model card {path} lacks {', '.join(missing)}")
