@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,3 +25,8 @@ def out_dir_option(default: str, holds: str) -> Callable:
         show_default=True,
         help=f"Directory for {holds}.",
     )
+
+
+def progress_bar(label: str, total: int):
+    """A progress bar on stderr, so stdout stays clean for tables and JSON."""
+    return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)

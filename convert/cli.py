@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
 from ..edge.card import VARIANTS
 from ..errors import FashionEdgeError
-from ..options import data_dir_option, out_dir_option
+from ..options import data_dir_option, out_dir_option, progress_bar
 from .calibration import DEFAULT_CALIBRATION_IMAGES, MIN_CALIBRATION_IMAGES
-
-
-def _progress_bar(label: str, total: int):
-    # On stderr, so stdout carries only the results table; click draws the bar only on a terminal.
-    return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
 
 
 @click.command("convert")
@@ -100,7 +94,7 @@ def convert_command(
             max_drop_pp=max_drop_pp,
             strict=strict,
             qat_epochs=qat_epochs,
-            progress_bar=_progress_bar,
+            progress_bar=progress_bar,
         )
     except FashionEdgeError as e:
         raise click.ClickException(str(e)) from e

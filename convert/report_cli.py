@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
 from ..errors import FashionEdgeError
-from ..options import data_dir_option, out_dir_option
+from ..options import data_dir_option, out_dir_option, progress_bar
 from .report import DEFAULT_DEBUG_IMAGES, DEFAULT_DENYLIST_LAYERS
 
 
@@ -51,9 +50,6 @@ def report_command(
     """Write the quantization accuracy report for the fashion_*.tflite models (and cards) in MODELS_DIR."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO/WARNING lines are not actionable here
     from .report import build_report
-
-    def progress_bar(label: str, total: int):
-        return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
 
     try:
         report = build_report(
