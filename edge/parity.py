@@ -9,8 +9,9 @@ file: the quantization scheme it really uses, read from its tensors (not from it
     float32        everything float32
 (the same names as the card's quantization.scheme, which the report checks against).
 
-Keras joins only when TensorFlow is installed and a model.keras is given or found; it is imported inside
-`keras_scores`, never when `edge` is imported. Every variant sees the identical 28x28 input (one preprocessing).
+Keras joins only when TensorFlow is installed and a model.keras is given or found; it is imported (by
+`convert.tflite`) inside `keras_scores`, never when `edge` is imported. Every variant sees the identical 28x28
+input (one preprocessing).
 """
 
 from __future__ import annotations
@@ -116,10 +117,10 @@ def find_variants(models_dir: Path = MODELS_DIR, keras_path: Path | None = None)
 
 def keras_scores(keras_path: Path, images_uint8: np.ndarray, output_kind: str = "logits") -> np.ndarray:
     """Probabilities (N, 10) from the Keras model: raw 0..255 float pixels in, as in training."""
-    import keras  # TensorFlow only here: the edge install never reaches this line
+    # The training side's loader and float reference; TensorFlow is imported there, and only when this runs.
+    from ..convert.tflite import keras_logits, load_keras_model
 
-    model = keras.models.load_model(keras_path, compile=False)
-    out = model.predict(images_uint8[..., None].astype(np.float32), verbose=0)
+    out = keras_logits(load_keras_model(keras_path), images_uint8)
     return softmax(out) if output_kind == "logits" else np.asarray(out, dtype=np.float32)
 
 
