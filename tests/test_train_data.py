@@ -81,6 +81,15 @@ def test_mismatched_image_and_label_counts(data_copy):
         load_fashion_mnist(data_copy)
 
 
+def test_well_formed_but_different_content_is_refused(data_copy):
+    labels = data_copy / FILES["test_labels"]
+    raw = bytearray(gzip.decompress(labels.read_bytes()))
+    raw[8], raw[9] = raw[9], (raw[8] + 1) % 10  # still valid labels, no longer the real ones
+    labels.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(FashionEdgeError, match="t10k-labels-idx1-ubyte.gz is a well-formed IDX file but not"):
+        load_fashion_mnist(data_copy)
+
+
 def test_search_order(data_copy, tmp_path, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -152,6 +152,12 @@ def load_fashion_mnist(data_dir: Path | None = None, *, download: bool = True) -
             raise FashionEdgeError(f"{directory}: {split} images {images.shape} do not match labels {labels.shape}")
         if labels.max() >= len(CLASS_NAMES):
             raise FashionEdgeError(f"{directory / FILES[split + '_labels']} holds labels outside 0..9")
+    for name, digest in hashes.items():
+        if digest != CONTENT_SHA256[name]:
+            raise FashionEdgeError(
+                f"{directory / name} is a well-formed IDX file but not Fashion-MNIST's (its content sha256 differs); "
+                "re-install dataset-fashion-mnist or delete it to re-download"
+            )
     return FashionMNIST(
         arrays["train_images"],
         arrays["train_labels"],
