@@ -8,6 +8,20 @@ import pytest
 
 from fashion_edge.train.data import FashionMNIST, load_fashion_mnist
 
+# Python source that makes TensorFlow, Keras and tf-keras unimportable in a subprocess (prefix it to the code run
+# there). Every attempt is recorded and reported on stderr at exit, so a test can prove none was even tried.
+BLOCK_TENSORFLOW = """
+import atexit, importlib.abc, sys
+attempts = []
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
+            attempts.append(name)
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, Block())
+atexit.register(lambda: attempts and print("TF IMPORT ATTEMPTED:", attempts, file=sys.stderr))
+"""
+
 # A model small enough to train in seconds on a slice, yet it must learn (tests assert it beats chance).
 TINY_STAGES = ((8,), (16,), (16,))
 

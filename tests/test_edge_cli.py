@@ -15,24 +15,19 @@ from pathlib import Path
 
 import cv2
 import pytest
+from conftest import BLOCK_TENSORFLOW
 from test_edge_sources import MjpegServer, _free_port
 
 from fashion_edge.benchmarks.photo_accuracy import render_photos
 from fashion_edge.train.data import CLASS_NAMES, stratified_sample
 
-RUNNER = """
-import atexit, importlib.abc, sys
-attempts = []
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
-            attempts.append(name)
-            raise ImportError("blocked: " + name)
-sys.meta_path.insert(0, Block())
-atexit.register(lambda: attempts and print("TF IMPORT ATTEMPTED:", attempts, file=sys.stderr))
+RUNNER = (
+    BLOCK_TENSORFLOW
+    + """
 from fashion_edge.{module} import main
 main(sys.argv[1:], prog_name="{prog}")
 """
+)
 
 
 def edge_classify(*args: str | Path, timeout: float = 120, module: str = "edge.cli") -> subprocess.CompletedProcess:

@@ -10,20 +10,11 @@ import sys
 import cv2
 import pytest
 from click.testing import CliRunner
+from conftest import BLOCK_TENSORFLOW
 
 from fashion_edge.edge.card import read_card, write_card
 from fashion_edge.edge.parity import parity_command, quantization_scheme, scheme_from_tensors
 from fashion_edge.train.data import stratified_sample
-
-# Only the import is blocked: enough to prove parity never needs TensorFlow on an edge install.
-BLOCK_TF = """
-import importlib.abc, sys
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
-            raise ImportError("blocked: " + name)
-sys.meta_path.insert(0, Block())
-"""
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +113,7 @@ def test_no_models_is_one_clear_line(tmp_path, images):
 
 def test_parity_without_tensorflow_skips_keras(shipped_like, tiny_model_dir, images):
     shutil.copy(tiny_model_dir / "model.keras", shipped_like)  # found, but must be skipped quietly
-    code = BLOCK_TF + (
+    code = BLOCK_TENSORFLOW + (
         "from fashion_edge.edge.cli import main\n"  # through edge-classify's subcommand dispatch
         f"main(['parity', {str(images[0])!r}, '--models-dir', {str(shipped_like)!r}, '--json'])\n"
     )
