@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from test_edge_parity import BLOCK_TF  # tests/ is on sys.path (no __init__.py): one copy of the blocker
+from conftest import BLOCK_TENSORFLOW
 
 from fashion_edge.edge import doctor
 from fashion_edge.edge.doctor import FAIL, NOTE, OK, WARN, Facts, diagnose, find_video_devices, parse_opencv_build
@@ -161,7 +161,7 @@ def test_doctor_smoke_test_loads_a_model(tiny_tflite_dir, tmp_path):
 
 def test_edge_classify_doctor_without_tensorflow():
     """`edge-classify doctor --json` through the real entry point, with TensorFlow blocked from importing."""
-    code = BLOCK_TF + (
+    code = BLOCK_TENSORFLOW + (
         "from fashion_edge.edge.cli import main\n"
         "main(['doctor', '--json', '--no-smoke-test'], prog_name='edge-classify')\n"
     )
