@@ -18,14 +18,13 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..errors import FashionEdgeError
-from .runtime import available_runtimes
+from .runtime import available_runtimes, dist_version
 
 OK, NOTE, WARN, FAIL = "ok", "note", "warn", "FAIL"
 MODELS_DIR = Path(__file__).parent / "models"
@@ -70,13 +69,6 @@ class Check:
 
 
 # ---------------------------------------------------------------------------------------------------------- gather
-
-
-def _dist(name: str) -> str | None:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
 
 
 def module_installed(name: str) -> bool:
@@ -172,7 +164,7 @@ def gather(model_path: Path = DEFAULT_MODEL, smoke_test: bool = True) -> Facts:
         python_bits=64 if sys.maxsize > 2**32 else 32,
         in_venv=sys.prefix != sys.base_prefix,
         venv_system_site_packages=_venv_system_site_packages(),
-        packages={d: _dist(d) for d in ("numpy", *OPENCV_DISTS, "ai-edge-litert", "tflite-runtime", *TF_DISTS)},
+        packages={d: dist_version(d) for d in ("numpy", *OPENCV_DISTS, "ai-edge-litert", "tflite-runtime", *TF_DISTS)},
         runtimes=runtimes,
         tensorflow_installed=module_installed("tensorflow"),
         opencv_gui=gui,

@@ -39,17 +39,18 @@ def available_runtimes() -> dict[str, str]:
         except Exception:  # noqa: BLE001 - tflite-runtime with numpy 2 raises AttributeError, not ImportError
             continue
         dist = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime"}[name]
-        found[name] = _dist_version(dist)
+        found[name] = dist_version(dist) or "unknown"
     return found
 
 
-def _dist_version(dist: str) -> str:
+def dist_version(dist: str) -> str | None:
+    """The installed version of distribution `dist`, or None when it is not installed."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version(dist)
     except PackageNotFoundError:
-        return "unknown"
+        return None
 
 
 def resolve_runtime(name: str | None = None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 import time
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..artifacts import atomic_path, atomic_write_json, ensure_writable_dir
+from ..benchmarks.device import allowed_cpus
 from ..errors import FashionEdgeError
 from .data import CLASS_NAMES, load_fashion_mnist, stratified_split
 from .model import ModelConfig, build_model
@@ -202,16 +202,6 @@ def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose
         "wall_time_s": wall_time_s,
         "data": {"source_dir": str(data.source_dir), "content_sha256": data.content_sha256},
         "versions": _library_versions(),
-        "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": _cpu_count()},
+        "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": allowed_cpus()},
     })  # fmt: skip
     return TrainResult(model_path, history_path, training_path, best.best_accuracy, test_accuracy, wall_time_s, model)
-
-
-def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def load_training_info(out_dir: Path) -> dict:
-    return json.loads((Path(out_dir) / "training.json").read_text())
