@@ -14,10 +14,11 @@ from ..options import data_dir_option, out_dir_option
 @click.command("train")
 @click.option(
     "--profile",
-    type=click.Choice(["quick", "full"]),
+    type=click.Choice(["quick", "full", "small", "nano"]),
     default="quick",
     show_default=True,
-    help="quick: 4 epochs of a small net (~89% test accuracy); full: the shipped recipe (15 epochs, ~92%).",
+    help="quick: minutes, a tiny net; full: the small architecture on a short schedule; small / nano: the shipped "
+    "models' recipes (make model). Interrupted runs resume from --out/checkpoint.",
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the profile's epoch count.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the profile's batch size.")

@@ -1,7 +1,10 @@
-"""Fit the CNN: seeded, training-only augmentation, cosine LR, best-on-validation weights, atomic artifacts."""
+"""Fit the CNN: seeded tf.data pipeline with training-only augmentation, AdamW + warm-up/cosine, label smoothing,
+an exponential moving average of the weights, per-epoch checkpoints to resume from, atomic artifacts."""
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import sys
 import time
@@ -12,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from ..artifacts import atomic_path, atomic_write_json, ensure_writable_dir
-from ..benchmarks.device import allowed_cpus
 from ..errors import FashionEdgeError
+from ..host import allowed_cpus, cpu_facts
 from .data import CLASS_NAMES, load_fashion_mnist, stratified_split
 from .model import ModelConfig, build_model
 
@@ -21,11 +24,13 @@ from .model import ModelConfig, build_model
 @dataclass(frozen=True)
 class TrainConfig:
     profile: str = "full"
-    epochs: int = 15
+    epochs: int = 12
     batch_size: int = 128
     learning_rate: float = 3e-3  # peak of the cosine schedule (AdamW)
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1  # softer targets: bounded logits, so the int8 output scale stays fine
+    ema_momentum: float | None = None  # e.g. 0.999: export the moving average of the weights (long runs only)
     seed: int = 42
     val_fraction: float = 0.1  # carved from the 60K training set, stratified; the test set never picks a model
     augment: bool = True  # shifts, horizontal flips and random erasing; training only, not exported
@@ -35,13 +40,20 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
 
 
+# Architectures of the size ladder (see train/model.py). Widths are multiples of 16/32 so XNNPACK's int8 tiles fill.
+SMALL = ModelConfig(stages=((32,), (64, 64), (128,)), dropout=0.1)
+NANO = ModelConfig(stages=((16,), (32, 32), (64,)), dropout=0.05)
+
 PROFILES = {
-    # quick: a small net, no augmentation (it slows early convergence); minutes, ~89% test accuracy here.
-    "quick": TrainConfig(
-        profile="quick", epochs=4, augment=False, model=ModelConfig(stages=((16,), (32,), (64,)), dropout=0.1)
-    ),
-    "full": TrainConfig(profile="full", epochs=15),
-}
+    # quick: a small net, no augmentation (it slows early convergence), a few epochs; the demo's profile.
+    "quick": TrainConfig(profile="quick", epochs=6, augment=False, label_smoothing=0.0,
+                         model=ModelConfig(stages=((16,), (32,), (64,)), dropout=0.1)),
+    # full: the small architecture on a short schedule, for users who train their own.
+    "full": TrainConfig(profile="full", epochs=12, ema_momentum=0.999, model=SMALL),
+    # small / nano: the shipped models (make model), longer schedules.
+    "small": TrainConfig(profile="small", epochs=30, ema_momentum=0.999, model=SMALL),
+    "nano": TrainConfig(profile="nano", epochs=30, ema_momentum=0.999, model=NANO),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -52,74 +64,95 @@ class TrainResult:
     val_accuracy: float
     test_accuracy: float
     wall_time_s: float
-    model: Any = field(default=None, repr=False)  # the trained keras.Model, best weights restored
+    model: Any = field(default=None, repr=False)  # the trained keras.Model (EMA weights when enabled)
 
 
-def augment_batch(x: np.ndarray, rng: np.random.Generator, max_shift: int = 3, erase_p: float = 0.5) -> np.ndarray:
-    """Training-only augmentation in numpy (10x cheaper here than Keras' image layers): random horizontal flip,
-    shift by up to `max_shift` pixels (zero fill), and random erasing of a rectangle up to 12x12."""
-    n, h, w = x.shape[:3]
-    flip = rng.random(n) < 0.5
-    x = np.where(flip[:, None, None, None], x[:, :, ::-1], x)
-    padded = np.pad(x, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)))
-    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
-    rows = dy[:, None] + np.arange(h)[None, :]  # (n, h)
-    cols = dx[:, None] + np.arange(w)[None, :]  # (n, w)
-    x = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
-    eh, ew = rng.integers(4, 13, size=(2, n))
-    y0, x0 = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
-    r, c = np.arange(h)[None, :, None], np.arange(w)[None, None, :]
-    inside = (
-        (r >= y0[:, None, None])
-        & (r < (y0 + eh)[:, None, None])
-        & (c >= x0[:, None, None])
-        & (c < (x0 + ew)[:, None, None])
-    )
-    erase = inside & (rng.random(n) < erase_p)[:, None, None]
-    return np.where(erase[..., None], 0.0, x).astype(np.float32)
+def augment_batch(x, seed, max_shift: int = 3, erase_p: float = 0.5):
+    """Training-only augmentation of a float batch (B, 28, 28, 1) as TensorFlow graph ops, so tf.data runs it in
+    parallel with the step: random horizontal flip, shift by up to `max_shift` px (zero fill), random erasing of a
+    rectangle 4..12 px a side. Stateless ops keyed by `seed` (shape [2]): same seed, same batch."""
+    import tensorflow as tf
+
+    n, h, w = tf.shape(x)[0], x.shape[1], x.shape[2]
+    s = tf.random.experimental.stateless_split(seed, 5)
+    flip = tf.random.stateless_uniform([n, 1, 1, 1], s[0]) < 0.5
+    x = tf.where(flip, tf.reverse(x, axis=[2]), x)
+    m = max_shift
+    padded = tf.pad(x, [[0, 0], [m, m], [m, m], [0, 0]])
+    dy, dx = tf.unstack(tf.random.stateless_uniform([2, n], s[1], 0, 2 * m + 1, dtype=tf.int32))
+    rows = dy[:, None] + tf.range(h)[None, :]
+    cols = dx[:, None] + tf.range(w)[None, :]
+    x = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+    eh, ew = tf.unstack(tf.random.stateless_uniform([2, n], s[2], 4, 13, dtype=tf.int32))
+    u = tf.random.stateless_uniform([2, n], s[3])
+    y0 = tf.cast(u[0] * tf.cast(h - eh + 1, tf.float32), tf.int32)
+    x0 = tf.cast(u[1] * tf.cast(w - ew + 1, tf.float32), tf.int32)
+    r, c = tf.range(h)[None, :, None], tf.range(w)[None, None, :]
+    inside = (r >= y0[:, None, None]) & (r < (y0 + eh)[:, None, None])
+    inside &= (c >= x0[:, None, None]) & (c < (x0 + ew)[:, None, None])
+    erase = inside & (tf.random.stateless_uniform([n, 1, 1], s[4]) < erase_p)
+    return tf.where(erase[..., None], 0.0, x)
 
 
-def _batches(x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
-    """A Keras PyDataset: reshuffled every epoch, augmented per batch; seeded, so runs repeat exactly."""
-    import keras
+def _dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, steps_per_epoch: int, first_epoch: int):
+    """Shuffled every epoch, augmented per batch with a seed unique to (run seed, global step), one-hot labels;
+    repeated over all epochs and fast-forwarded to `first_epoch`, so a resumed run sees the batches it would have."""
+    import tensorflow as tf
 
-    class Batches(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.rng = np.random.default_rng(cfg.seed)
-            self.order = self.rng.permutation(len(x))
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(cfg.batch_size).repeat().enumerate().skip(first_epoch * steps_per_epoch)
 
-        def __len__(self) -> int:
-            return int(np.ceil(len(x) / cfg.batch_size))
+    def prepare(step, batch):
+        xb, yb = batch
+        if cfg.augment:
+            xb = augment_batch(xb, tf.stack([tf.constant(cfg.seed, tf.int64), step]), cfg.max_shift, cfg.erase_p)
+        return xb, tf.one_hot(yb, 10)
 
-        def __getitem__(self, i: int):
-            idx = self.order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-            xb = augment_batch(x[idx], self.rng, cfg.max_shift, cfg.erase_p) if cfg.augment else x[idx]
-            return xb, y[idx]
-
-        def on_epoch_end(self) -> None:
-            self.order = self.rng.permutation(len(x))
-
-    return Batches()
+    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
-class _BestWeights:
-    """Keep the weights of the epoch with the best validation accuracy (restored at the end)."""
+class _Checkpoint:
+    """Per-epoch checkpoint (model + optimizer state + the run's records so far) in `<out>/checkpoint/`, written
+    atomically; `resume()` returns the epoch to continue from (0 when there is none or it belongs to another config)."""
 
-    def __init__(self, model):
+    def __init__(self, out_dir: Path, cfg: TrainConfig):
+        self.dir = out_dir / "checkpoint"
+        self.model_path, self.state_path = self.dir / "last.keras", self.dir / "state.json"
+        self.fingerprint = json.dumps(_config_dict(cfg), sort_keys=True)
+
+    def resume(self, model) -> tuple[int, dict]:
+        if not (self.model_path.is_file() and self.state_path.is_file()):
+            return 0, {}
+        state = json.loads(self.state_path.read_text())
+        if state.get("config") != self.fingerprint:
+            return 0, {}
         import keras
 
-        outer = self
+        saved = keras.models.load_model(self.model_path, compile=True)
+        model.set_weights(saved.get_weights())
+        model.optimizer.build(model.trainable_variables)
+        for mine, theirs in zip(model.optimizer.variables, saved.optimizer.variables, strict=True):
+            mine.assign(theirs)
+        return int(state["epochs_done"]), state
 
-        class Callback(keras.callbacks.Callback):
+    def callback(self, model, records: dict):
+        import keras
+
+        ckpt = self
+
+        class Save(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
-                acc = (logs or {}).get("val_accuracy", -1.0)
-                if acc > outer.best_accuracy:
-                    outer.best_accuracy, outer.best_epoch = acc, epoch
-                    outer.weights = [w.copy() for w in model.get_weights()]
+                ckpt.dir.mkdir(exist_ok=True)
+                with atomic_path(ckpt.model_path) as tmp:
+                    model.save(tmp)
+                state = {"config": ckpt.fingerprint, "epochs_done": epoch + 1, **records}
+                atomic_write_json(ckpt.state_path, state)
 
-        self.best_accuracy, self.best_epoch, self.weights = -1.0, -1, None
-        self.callback = Callback()
+        return Save()
+
+
+def _config_dict(cfg: TrainConfig) -> dict:
+    return {**asdict(replace(cfg, model=None)), "model": cfg.model.to_dict()}
 
 
 def _library_versions() -> dict[str, str]:
@@ -130,14 +163,35 @@ def _library_versions() -> dict[str, str]:
             "keras": keras.__version__}  # fmt: skip
 
 
+def _compile(model, cfg: TrainConfig, steps: int, warmup: int) -> None:
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate / 10, decay_steps=steps - warmup, warmup_target=cfg.learning_rate, warmup_steps=warmup
+    )
+    ema = {"use_ema": True, "ema_momentum": cfg.ema_momentum} if cfg.ema_momentum else {}
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, **ema),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
+        metrics=["accuracy"],
+    )
+
+
+def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    logits = model.predict(x, batch_size=512, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=1) == y))
+
+
 def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose: int | None = None) -> TrainResult:
-    """Train per `cfg` and write model.keras, history.json and training.json into `out_dir` atomically."""
+    """Train per `cfg` and write model.keras, history.json and training.json into `out_dir` atomically.
+    A run interrupted after epoch k restarts from `out_dir/checkpoint` at epoch k+1 (same config only)."""
     if cfg.epochs < 1:
         raise FashionEdgeError(f"epochs must be positive, got {cfg.epochs}")
     if cfg.batch_size < 1:
         raise FashionEdgeError(f"batch size must be positive, got {cfg.batch_size}")
     out_dir = ensure_writable_dir(Path(out_dir))
     data = load_fashion_mnist(data_dir)  # before TensorFlow: a data error costs no import
+    load_at_start = os.getloadavg()
 
     import keras
     import tensorflow as tf
@@ -154,54 +208,68 @@ def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose
     x_train, y_train, x_val, y_val = x[train_idx], data.y_train[train_idx], x[val_idx], data.y_train[val_idx]
 
     model = build_model(cfg.model)
-    steps = cfg.epochs * int(np.ceil(len(x_train) / cfg.batch_size))
-    warmup = min(int(cfg.warmup_epochs * np.ceil(len(x_train) / cfg.batch_size)), steps // 2)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        cfg.learning_rate / 10, decay_steps=steps - warmup, warmup_target=cfg.learning_rate, warmup_steps=warmup
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    best = _BestWeights(model)
-    epoch_times: list[float] = []
+    steps_per_epoch = int(np.ceil(len(x_train) / cfg.batch_size))
+    steps = cfg.epochs * steps_per_epoch
+    _compile(model, cfg, steps, min(int(cfg.warmup_epochs * steps_per_epoch), steps // 2))
+
+    ckpt = _Checkpoint(out_dir, cfg)
+    first_epoch, state = ckpt.resume(model)
+    records = {"history": state.get("history", {}), "epoch_time_s": state.get("epoch_time_s", []),
+               "resumed_at_epochs": state.get("resumed_at_epochs", []) + ([first_epoch] if first_epoch else []),
+               "elapsed_s": state.get("elapsed_s", 0.0)}  # fmt: skip
+    if first_epoch:
+        print(f"resuming from {ckpt.model_path} after epoch {first_epoch}", file=sys.stderr)
+
+    def on_epoch_end(epoch, logs):
+        records["epoch_time_s"].append(round(time.time() - epoch_started[0], 2))
+        records["elapsed_s"] = round(records["elapsed_s"] + records["epoch_time_s"][-1], 1)
+        for k, v in (logs or {}).items():
+            records["history"].setdefault(k, []).append(float(v))
+
+    epoch_started = [0.0]
     timer = keras.callbacks.LambdaCallback(
-        on_epoch_begin=lambda e, logs: epoch_times.append(time.time()),
-        on_epoch_end=lambda e, logs: epoch_times.__setitem__(-1, round(time.time() - epoch_times[-1], 2)),
+        on_epoch_begin=lambda e, logs: epoch_started.__setitem__(0, time.time()), on_epoch_end=on_epoch_end
     )
-    history = model.fit(
-        _batches(x_train, y_train, cfg),
-        epochs=cfg.epochs,
-        validation_data=(x_val, y_val),
-        callbacks=[best.callback, timer],
-        verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
-    )
-    model.set_weights(best.weights)
-    # The test set is touched once, after the model was chosen on validation: it is the final figure only.
-    test_logits = model.predict(data.x_test[..., None].astype("float32"), batch_size=512, verbose=0)
-    test_accuracy = float(np.mean(np.argmax(test_logits, axis=1) == data.y_test))
+    y_val_onehot = np.eye(10, dtype="float32")[y_val]
+    if first_epoch < cfg.epochs:
+        model.fit(
+            _dataset(x_train, y_train, cfg, steps_per_epoch, first_epoch),
+            epochs=cfg.epochs,
+            initial_epoch=first_epoch,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=(x_val, y_val_onehot),
+            callbacks=[timer, ckpt.callback(model, records)],
+            verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
+        )
+    if cfg.ema_momentum:
+        model.optimizer.finalize_variable_values(model.trainable_variables)  # swap in the moving average
+    val_accuracy = _accuracy(model, x_val, y_val)
+    # The test set is touched once, after training: it is the final figure only, it picks nothing.
+    test_accuracy = _accuracy(model, data.x_test[..., None].astype("float32"), data.y_test)
     wall_time_s = round(time.time() - started, 1)
 
     model_path, history_path, training_path = (out_dir / n for n in ("model.keras", "history.json", "training.json"))
     with atomic_path(model_path) as tmp:
-        model.save(tmp)
-    hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    atomic_write_json(history_path, {**hist, "epoch_time_s": epoch_times, "best_epoch": best.best_epoch + 1})
+        model.save(tmp, include_optimizer=False)
+    atomic_write_json(history_path, {**records["history"], "epoch_time_s": records["epoch_time_s"]})
     atomic_write_json(training_path, {
         "profile": cfg.profile,
-        "config": {**asdict(replace(cfg, model=None)), "model": cfg.model.to_dict()},
+        "config": _config_dict(cfg),
         "parameters": int(model.count_params()),
         "labels": list(CLASS_NAMES),
         "input": {"shape": [28, 28, 1], "pixels": "raw uint8 0..255 (Rescaling 1/255 inside the model)",
                   "layout": "NHWC", "colour": "grayscale", "background": "dark (Fashion-MNIST: light object on black)"},
         "output": "logits",
+        "weights": "exponential moving average" if cfg.ema_momentum else "last epoch",
         "train_images": len(x_train), "val_images": len(x_val),
-        "best_epoch": best.best_epoch + 1,
-        "val_accuracy": round(best.best_accuracy, 5), "test_accuracy": round(test_accuracy, 5),
-        "wall_time_s": wall_time_s,
+        "val_accuracy": round(val_accuracy, 5), "test_accuracy": round(test_accuracy, 5),
+        # Training time over all sessions (resumed runs add up); wall_time_s is this process only.
+        "train_time_s": records["elapsed_s"], "wall_time_s": wall_time_s,
+        "resumed_at_epochs": records["resumed_at_epochs"],
         "data": {"source_dir": str(data.source_dir), "content_sha256": data.content_sha256},
         "versions": _library_versions(),
-        "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": allowed_cpus()},
+        "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": allowed_cpus(),
+                    "cpu": cpu_facts(), "load_average_start": [round(v, 2) for v in load_at_start],
+                    "load_average_end": [round(v, 2) for v in os.getloadavg()]},
     })  # fmt: skip
-    return TrainResult(model_path, history_path, training_path, best.best_accuracy, test_accuracy, wall_time_s, model)
+    return TrainResult(model_path, history_path, training_path, val_accuracy, test_accuracy, wall_time_s, model)
