@@ -214,7 +214,9 @@ def photo_input(gray: np.ndarray, invert: str = "auto") -> np.ndarray:
     """A photo of one garment, any size and lighting -> 28x28 light-on-dark (see the module docstring)."""
     h, w = gray.shape
     factor = min(1.0, WORK_SIDE / max(h, w))
-    work = gray if factor == 1.0 else cv2.resize(gray, (round(w * factor), round(h * factor)), cv2.INTER_AREA)
+    # at least 1 px per side (a 5x5000 strip would round to 0 rows); the flag is a keyword: positionally it is `dst`
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    work = gray if factor == 1.0 else cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     work = cv2.GaussianBlur(work.astype(np.float32), (3, 3), 0)
     wh, ww = work.shape
     coef, sigma = fit_background(work)

@@ -15,18 +15,21 @@ through OpenCV's FFmpeg backend with open/read timeouts.
 from __future__ import annotations
 
 import glob
+import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
 from ..errors import FashionEdgeError
+from . import limits
+from .image_header import HeaderError, declared_size
 
 IMAGE_SUFFIXES = frozenset(
     [".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pnm", ".pbm", ".jp2"]
@@ -76,20 +79,54 @@ def is_url(text: str) -> bool:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Decode an image file to BGR uint8; FashionEdgeError says why not (missing, empty, truncated, not an image)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise FashionEdgeError(f"cannot read: {e.strerror or e}") from e
+    """Decode an image file to BGR uint8; FashionEdgeError says why not (missing, not a regular file, over the
+    size limits, empty, truncated, not an image)."""
+    return decode_image(limits.read_bounded(Path(path), "file", "max-file-bytes"))
+
+
+def check_image_size(width: int, height: int, bounds: limits.Limits | None = None) -> None:
+    """Refuse a declared size of zero or over `max-image-pixels`, before anything of that size is allocated."""
+    bounds = bounds or limits.current()
+    if width <= 0 or height <= 0:
+        raise FashionEdgeError(f"image declares a size of {width}x{height} pixels")
+    if width * height > bounds.max_image_pixels:
+        raise FashionEdgeError(
+            f"image declares {width}x{height} = {width * height:,} pixels, over the {bounds.max_image_pixels:,}-"
+            "pixel limit; shrink it, or raise the limit (--limit max-image-pixels=..., or "
+            f"{limits.ENV_PREFIX}MAX_IMAGE_PIXELS)"
+        )
+
+
+def decode_image(data: bytes, bounds: limits.Limits | None = None) -> np.ndarray:
+    """Encoded image bytes -> BGR uint8, after checking the header's declared size against the limits."""
     if not data:
         raise FashionEdgeError("empty file (0 bytes)")
     # libjpeg "decodes" a truncated JPEG by filling the rest with gray and only warns; an intact one ends with EOI
     if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
         raise FashionEdgeError("truncated JPEG (no end-of-image marker)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # always 8-bit, 3-channel BGR
+    try:
+        size = declared_size(data)
+    except HeaderError as e:
+        raise FashionEdgeError(f"not a readable image ({e})") from e
+    if size is not None:
+        check_image_size(*size, bounds)
+    _bound_opencv_decoder(bounds or limits.current())
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # always 8-bit, 3-channel BGR
+    except (cv2.error, MemoryError) as e:  # a decoder's own refusal (e.g. OpenCV's pixel limit, below)
+        raise FashionEdgeError(f"not a readable image ({type(e).__name__}: {str(e).strip().splitlines()[-1]})") from e
     if image is None:
         raise FashionEdgeError("not a readable image (corrupt, truncated, or a format OpenCV cannot decode)")
     return image
+
+
+def _bound_opencv_decoder(bounds: limits.Limits) -> None:
+    """OpenCV's own pre-allocation check, for formats whose header image_header cannot read (e.g. .hdr, .sr).
+
+    OpenCV reads OPENCV_IO_MAX_IMAGE_PIXELS once, at its first decode, so this takes effect only if set before
+    that; declared_size() is the check that always applies.
+    """
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(bounds.max_image_pixels))
 
 
 @dataclass
@@ -105,7 +142,51 @@ class InputItem:
 
 
 def _folder_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+    """Image and video files under `folder`, sorted. Symbolic links to folders are followed, but every folder is
+    entered once (by device and inode), the real tree before any link into it: a link back up the tree is a loop
+    cut short, not thousands of duplicates or a hang."""
+    seen: set[tuple[int, int]] = set()
+    files: list[Path] = []
+    real, linked = [Path(folder)], []
+    while real or linked:
+        current = real.pop() if real else linked.pop(0)
+        try:
+            st = os.stat(current)
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except OSError:  # vanished or unreadable: nothing to find there
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        for entry in entries:
+            if entry.is_dir():
+                (linked if entry.is_symlink() else real).append(Path(entry.path))
+            elif Path(entry.name).suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
+                files.append(Path(entry.path))
+    return sorted(p for p in files if p.is_file())
+
+
+def _glob(pattern: str) -> list[Path]:
+    """Paths matching `pattern` (`**` = any depth). Unlike glob.glob, `**` does not descend into symbolic links to
+    folders (pathlib's rule), so link loops cannot multiply the results or hang; hidden names need a leading dot
+    in the pattern, as in a shell."""
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))  # the caller checked there is magic
+    anchor, rest = Path(*parts[:fixed]) if fixed else Path("."), Path(*parts[fixed:])
+    hidden_ok = any(part.startswith(".") for part in rest.parts)
+    matches = (m for m in anchor.glob(str(rest)) if hidden_ok or not any(p.startswith(".") for p in m.parts[fixed:]))
+    return sorted(matches)
+
+
+def _unique(paths: list[Path]) -> list[Path]:
+    """`paths` without repeats of the same file (two links to one image are one image), first one kept."""
+    seen, unique = set(), []
+    for path in paths:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
 
 
 def expand_inputs(args: list[str] | tuple[str, ...]) -> list[InputItem]:
@@ -117,13 +198,15 @@ def expand_inputs(args: list[str] | tuple[str, ...]) -> list[InputItem]:
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            files = _folder_files(path)
+            files = _unique(_folder_files(path))
             items += [InputItem(str(p)) for p in files] or [InputItem(arg, "folder holds no image or video files")]
         elif path.is_file():
             items.append(InputItem(arg))
+        elif path.exists():
+            items.append(InputItem(arg, "not a regular file (a device, FIFO or socket); refusing to read it"))
         elif glob.has_magic(arg):
-            matches = sorted(glob.glob(arg, recursive=True))
-            files = [p for m in matches for p in (_folder_files(Path(m)) if Path(m).is_dir() else [Path(m)])]
+            matches = _glob(arg)
+            files = _unique([p for m in matches for p in (_folder_files(m) if m.is_dir() else [m])])
             items += [InputItem(str(p)) for p in files] or [InputItem(arg, "no files match this pattern")]
         else:
             items.append(InputItem(arg, "no such file or folder"))
@@ -169,6 +252,13 @@ class VideoFile:
         self._cap = cv2.VideoCapture(str(path))
         if not self._cap.isOpened():
             raise FashionEdgeError(f"{path}: OpenCV cannot open it as a video (corrupt, or a codec FFmpeg lacks)")
+        try:  # frames are decoded one at a time, each at the size the container declares
+            check_image_size(
+                int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            )
+        except FashionEdgeError as e:
+            self._cap.release()
+            raise FashionEdgeError(f"{path}: video frames: {e}") from e
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS)) or None
 
     def frames(self) -> Iterator[Frame]:
@@ -216,62 +306,92 @@ class MjpegHttpCapture:
             raise NotMjpeg(content_type)
         self._boundary = b"--" + match.group(1).encode().removeprefix(b"--") if match else b""
         self._at_headers = False  # True when the boundary line was already consumed while reading a part
+        self.max_part_bytes = limits.current().max_part_bytes
+        self.error: str | None = None  # why the last read failed, when the stream itself was at fault
 
     def read(self) -> tuple[bool, np.ndarray | None]:
         try:
             data = self._read_snapshot() if self.snapshot else self._read_part()
+            if data is None:
+                return False, None
+            return True, decode_image(data)
+        except StreamPartError as e:  # the stream broke a limit: say so (the reconnect status shows it)
+            self.error = str(e)
         except (OSError, ValueError, FashionEdgeError):  # timeout, reset, malformed part, refused: stream broken
-            return False, None
-        if data is None:
-            return False, None
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-        return (image is not None), image
+            pass
+        return False, None
 
     def _read_snapshot(self) -> bytes | None:
         if self._resp is None:  # a snapshot URL gives one JPEG per request: ask again for the next frame
             self._resp = _http_open(self.url, self.timeout)
         try:
-            return self._resp.read() or None
+            length = self._resp.headers.get("Content-Length")
+            if length is not None:
+                self._check_length(length)
+            data = self._resp.read(self.max_part_bytes + 1)
+            if len(data) > self.max_part_bytes:
+                raise StreamPartError(f"snapshot larger than the {self.max_part_bytes:,}-byte part limit")
+            return data or None
         finally:
             self._resp.close()
             self._resp = None
 
-    def _read_part(self) -> bytes | None:
-        fp = self._resp
-        if not self._at_headers:  # skip to the boundary line
-            while True:
-                line = fp.readline(65536)
-                if not line:
-                    return None
-                if line.strip().startswith(self._boundary):
-                    break
-        headers = {}
+    def _check_length(self, text: str) -> int:
+        """A part's declared Content-Length, refused unless it is a number within 0..max_part_bytes."""
+        try:
+            length = int(text)
+        except ValueError:
+            raise StreamPartError(f"part with Content-Length {text!r}") from None
+        if not 0 <= length <= self.max_part_bytes:
+            raise StreamPartError(f"part declares {length:,} bytes; the part limit is {self.max_part_bytes:,}")
+        return length
+
+    def _lines(self, fp: Any) -> Iterator[bytes]:
+        """The stream's lines (each at most 64 KiB), until max_part_bytes have gone by without a complete part."""
+        budget = self.max_part_bytes + (64 << 10)
         while True:
             line = fp.readline(65536)
             if not line:
-                return None
+                return
+            budget -= len(line)
+            if budget < 0:
+                raise StreamPartError(f"no complete part within the {self.max_part_bytes:,}-byte part limit")
+            yield line
+
+    def _read_part(self) -> bytes | None:
+        lines = self._lines(self._resp)
+        # skip to the boundary line (unless it was already consumed while reading the previous part)
+        if not self._at_headers and not any(line.strip().startswith(self._boundary) for line in lines):
+            return None
+        headers = {}
+        for line in lines:
             if not line.strip():
                 break
             key, _, value = line.decode("latin-1").partition(":")
             headers[key.strip().lower()] = value.strip()
+        else:
+            return None
         self._at_headers = False
         if "content-length" in headers:
-            data = fp.read(int(headers["content-length"]))
-            return data if len(data) == int(headers["content-length"]) else None
+            length = self._check_length(headers["content-length"])
+            data = self._resp.read(length)
+            return data if len(data) == length else None
         # no length: the part runs until the next boundary line
         chunks = []
-        while True:
-            line = fp.readline(65536)
-            if not line:
-                return None
+        for line in lines:
             if line.strip().startswith(self._boundary):
                 self._at_headers = True
                 return b"".join(chunks).removesuffix(b"\r\n")
             chunks.append(line)
+        return None
 
     def release(self) -> None:
         if self._resp is not None:
             self._resp.close()
+
+
+class StreamPartError(ValueError):
+    """A stream part broke the limits (no boundary, a bad or huge Content-Length, an endless snapshot)."""
 
 
 class NotMjpeg(Exception):
@@ -429,16 +549,17 @@ class LiveSource:
             self._cap.release()
             if self._stop.is_set():
                 return
+            why = f" ({self._cap.error})" if getattr(self._cap, "error", None) else ""  # e.g. a part over the limit
             self._cap = None
             while self._cap is None:
                 if failures >= self.reconnect:
                     tried = f" after {failures} reconnect attempt(s)" if self.reconnect else " (--reconnect 0)"
-                    self._error = f"stream lost{tried}"
+                    self._error = f"stream lost{tried}{why}"
                     return
                 failures += 1
                 self.reconnects += 1
                 delay = min(BACKOFF_MAX_S, BACKOFF_START_S * 2 ** (failures - 1))
-                self._status(f"{self.name}: stream dropped; reconnecting in {delay:g} s "
+                self._status(f"{self.name}: stream dropped{why}; reconnecting in {delay:g} s "
                              f"(attempt {failures}/{self.reconnect})")  # fmt: skip
                 if self._stop.wait(delay):
                     return
