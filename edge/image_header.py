@@ -125,6 +125,8 @@ def _jp2(data: bytes) -> tuple[int, int]:
 
 def _j2k(data: bytes) -> tuple[int, int]:  # a raw codestream: the SIZ segment follows SOC
     xsiz, ysiz, x0, y0 = struct.unpack(">IIII", data[8:24])
+    if x0 > xsiz or y0 > ysiz:
+        raise HeaderError("JPEG 2000 image offset beyond its size")
     return xsiz - x0, ysiz - y0
 
 
