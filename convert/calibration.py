@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data import stratified_sample
 from ..errors import FashionEdgeError
-from ..train.data import stratified_sample
 
 DEFAULT_CALIBRATION_IMAGES = 500
 MIN_CALIBRATION_IMAGES = 50  # below this the activation ranges are noise (and some classes get no image at all)

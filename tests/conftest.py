@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fashion_edge.train.data import FashionMNIST, load_fashion_mnist
+from fashion_edge.data import FashionMNIST, load_fashion_mnist
 
 # Python source that makes TensorFlow, Keras and tf-keras unimportable in a subprocess (prefix it to the code run
 # there). Every attempt is recorded and reported on stderr at exit, so a test can prove none was even tried.

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fashion_edge.train.data import CLASS_NAMES
+from fashion_edge.data import CLASS_NAMES
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [

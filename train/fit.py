@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from ..artifacts import atomic_path, atomic_write_json, ensure_writable_dir
+from ..data import CLASS_NAMES, load_fashion_mnist, stratified_split
 from ..errors import FashionEdgeError
 from ..host import allowed_cpus, cpu_facts
-from .data import CLASS_NAMES, load_fashion_mnist, stratified_split
 from .model import ModelConfig, build_model
 
 
@@ -51,7 +51,7 @@ PROFILES = {
     # full: the small architecture on a short schedule, for users who train their own.
     "full": TrainConfig(profile="full", epochs=12, ema_momentum=0.999, model=SMALL),
     # small / nano: the shipped models (make model), longer schedules.
-    "small": TrainConfig(profile="small", epochs=30, ema_momentum=0.999, model=SMALL),
+    "small": TrainConfig(profile="small", epochs=24, ema_momentum=0.999, model=SMALL),
     "nano": TrainConfig(profile="nano", epochs=30, ema_momentum=0.999, model=NANO),
 }  # fmt: skip
 

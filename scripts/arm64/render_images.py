@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 
-from fashion_edge.train.data import load_fashion_mnist, stratified_sample
+from fashion_edge.data import load_fashion_mnist, stratified_sample
 
 
 def main() -> None:

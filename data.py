@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import atomic_path
-from ..errors import FashionEdgeError
+from .artifacts import atomic_path
+from .errors import FashionEdgeError
 
 CLASS_NAMES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

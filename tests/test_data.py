@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion_edge.errors import FashionEdgeError
-from fashion_edge.train import data
-from fashion_edge.train.data import (
+from fashion_edge import data
+from fashion_edge.data import (
     CLASS_NAMES,
     CONTENT_SHA256,
     FILES,
@@ -22,6 +21,7 @@ from fashion_edge.train.data import (
     stratified_sample,
     stratified_split,
 )
+from fashion_edge.errors import FashionEdgeError
 
 
 def test_shapes_dtypes_and_balance(fmnist):
