@@ -21,12 +21,12 @@ test:
 lint:
 	$(PY)/ruff check . && $(PY)/ruff format --check .
 
-## The shipped models: the full recipe (seeded) -> float32 + int8 with cards, into edge/models/.
+## The shipped models: the full recipe (seeded) -> float32 + int8 with cards, into edge/models/small/.
 model: setup
 	$(PY)/fashion-edge train --profile full --out runs/full
 	$(PY)/fashion-edge convert runs/full/model.keras --out runs/full/tflite
 	cp runs/full/training.json runs/full/tflite/fashion_int8.tflite runs/full/tflite/fashion_int8.json \
-	   runs/full/tflite/fashion_float32.tflite runs/full/tflite/fashion_float32.json edge/models/
+	   runs/full/tflite/fashion_float32.tflite runs/full/tflite/fashion_float32.json edge/models/small/
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -14,11 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..artifacts import atomic_write_json, read_json, sha256_file
 from ..errors import FashionEdgeError
 
 FORMAT_VERSION = 1
-VARIANTS = ("float32", "float16", "dynamic", "int8")
 REQUIRED_KEYS = ("format_version", "variant", "labels", "input", "output", "quantization", "sha256", "size_bytes")
 TFLITE_IDENTIFIER = b"TFL3"  # FlatBuffer file identifier, bytes 4..8 of every .tflite
 
@@ -26,10 +27,6 @@ TFLITE_IDENTIFIER = b"TFL3"  # FlatBuffer file identifier, bytes 4..8 of every .
 def card_path(model_path: Path) -> Path:
     """The card of `fashion_int8.tflite` is `fashion_int8.json`, beside it."""
     return Path(model_path).with_suffix(".json")
-
-
-def model_filename(variant: str) -> str:
-    return f"fashion_{variant}.tflite"
 
 
 def write_card(model_path: Path, card: dict[str, Any]) -> Path:
@@ -76,3 +73,22 @@ def verify_model_file(model_path: Path, card: dict[str, Any], *, check_hash: boo
             f"{model_path} does not match the sha256 in its card: the file was changed; "
             "re-run `fashion-edge convert` or pass --no-verify"
         )
+
+
+def check_tensors(interpreter: Any, card: dict[str, Any], model_path: Path) -> tuple[dict, dict]:
+    """(input, output) tensor details, once the card is shown to describe them (dtype, scale, zero point).
+
+    A mismatch means the card belongs to another model.
+    """
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    for role, details in (("input", inp), ("output", out)):
+        spec = card[role]
+        scale, zero_point = details["quantization"]
+        dtype = np.dtype(details["dtype"]).name
+        if dtype != spec["dtype"] or not np.isclose(scale, spec["scale"]) or int(zero_point) != int(spec["zero_point"]):
+            raise FashionEdgeError(
+                f"{model_path}: its card says {role} {spec['dtype']} scale {spec['scale']} zero point "
+                f"{spec['zero_point']}, the model has {dtype} scale {scale} zero point {zero_point}; "
+                "the card belongs to another model, re-run `fashion-edge convert`"
+            )
+    return inp, out

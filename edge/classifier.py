@@ -10,34 +10,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import FashionEdgeError
-from .card import card_path, model_filename, read_card, verify_model_file
-from .evaluate import _check_card_matches, to_model_input
+from .card import check_tensors
 from .postprocess import Class, get_classes_from_scores, scores_from_output
+from .quant import quantize_input
+from .registry import load
 from .runtime import make_interpreter
 
-DEFAULT_VARIANT = "int8"
-SHIPPED_VARIANTS = ("int8", "float32")
 INPUT_SHAPE = (1, 28, 28, 1)
-
-
-def default_model_path(variant: str = DEFAULT_VARIANT) -> Path:
-    """The model shipped inside the package (edge/models/fashion_<variant>.tflite)."""
-    if variant not in SHIPPED_VARIANTS:
-        raise FashionEdgeError(f"--variant {variant!r}: the package ships {', '.join(SHIPPED_VARIANTS)}")
-    path = Path(str(resources.files("fashion_edge.edge") / "models" / model_filename(variant)))
-    if not path.is_file():
-        raise FashionEdgeError(
-            f"the shipped model {path} is missing from this install; pass --model PATH "
-            "(a .tflite with its .json card beside it) or reinstall fashion-edge"
-        )
-    return path
 
 
 @dataclass(frozen=True)
@@ -72,11 +57,10 @@ class Classifier:
         threshold: float = 0.0,
     ) -> None:
         self.model_path = Path(model_path)
-        self.card: dict[str, Any] = read_card(card_path(self.model_path))
         # size and identifier are always checked (cheap, and they catch truncation); the hash only when verifying
-        verify_model_file(self.model_path, self.card, check_hash=verify)
+        self.card: dict[str, Any] = load(self.model_path, check_hash=verify).card
         self.interpreter, self.runtime = make_interpreter(self.model_path, num_threads=num_threads, runtime=runtime)
-        self._input, self._output = _check_card_matches(self.interpreter, self.card, self.model_path)
+        self._input, self._output = check_tensors(self.interpreter, self.card, self.model_path)
         shape = tuple(int(s) for s in self._input["shape"])
         if shape != INPUT_SHAPE or tuple(self.card["input"]["shape"])[-3:] != INPUT_SHAPE[1:]:
             raise FashionEdgeError(
@@ -96,7 +80,7 @@ class Classifier:
         image = np.asarray(image)
         if image.shape != (28, 28) or image.dtype != np.uint8:
             raise FashionEdgeError(f"classify expects a (28, 28) uint8 image, got {image.shape} {image.dtype}")
-        x = to_model_input(image[None], self.card)  # quantized per the card: uint8 pixels go straight in
+        x = quantize_input(image[None], self.card["input"])  # per the card: uint8 pixels go straight in
         start = time.perf_counter()
         self.interpreter.set_tensor(self._input["index"], x)
         self.interpreter.invoke()

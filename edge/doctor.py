@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import importlib.util
 import json
 import os
 import platform
@@ -24,13 +23,14 @@ from typing import Any
 import click
 
 from ..errors import FashionEdgeError
-from .runtime import available_runtimes, dist_version
+from ..host import TF_DISTS, dist_version, module_installed
+from .registry import shipped_dir
+from .runtime import LAST_RESORT, available_runtimes, preferred
+from .variants import model_filename
 
 OK, NOTE, WARN, FAIL = "ok", "note", "warn", "FAIL"
-MODELS_DIR = Path(__file__).parent / "models"
-DEFAULT_MODEL = MODELS_DIR / "fashion_int8.tflite"
+DEFAULT_MODEL = shipped_dir() / model_filename("int8")  # the model edge-classify uses by default
 OPENCV_DISTS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python")  # all install the same cv2/
-TF_DISTS = ("tensorflow", "tensorflow-cpu")  # reported only: tf.lite is the last resort
 APT_DIST_PACKAGES = Path("/usr/lib/python3/dist-packages")
 # V4L2 nodes that are not cameras OpenCV can read: Pi codecs/ISP, and unicam (raw sensor, libcamera only).
 _NOT_A_CAMERA = re.compile(r"codec|isp|rpivid|pispbe|hevc|unicam|rp1-cfe|bcm2835-(?!v4l2)", re.IGNORECASE)
@@ -69,14 +69,6 @@ class Check:
 
 
 # ---------------------------------------------------------------------------------------------------------- gather
-
-
-def module_installed(name: str) -> bool:
-    """Whether `name` could be imported, without importing it (a blocked import counts as absent)."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def _read(path: str | Path) -> str | None:
@@ -121,15 +113,14 @@ def smoke_test_model(model_path: Path, runtime: str | None) -> dict[str, Any]:
     """Load the model with `runtime` and run one inference on a blank image; time both."""
     import numpy as np
 
-    from .card import read_card, verify_model_file
+    from .registry import load
     from .runtime import make_interpreter
 
     result: dict[str, Any] = {"path": str(model_path), "present": model_path.is_file()}
     if not result["present"] or runtime is None:
         return result
     try:
-        card = read_card(model_path.with_suffix(".json"))
-        verify_model_file(model_path, card)
+        load(model_path)
         start = time.perf_counter()
         interpreter, _ = make_interpreter(model_path, num_threads=1, runtime=runtime)
         detail = interpreter.get_input_details()[0]
@@ -177,7 +168,7 @@ def gather(model_path: Path = DEFAULT_MODEL, smoke_test: bool = True) -> Facts:
     )
     runtime = chosen_runtime(facts)
     # tf.lite would drag in all of TensorFlow; the doctor reports it but does not load it.
-    facts.model = smoke_test_model(model_path, runtime if runtime != "tf" else None) if smoke_test else {}
+    facts.model = smoke_test_model(model_path, runtime if runtime != LAST_RESORT else None) if smoke_test else {}
     return facts
 
 
@@ -185,11 +176,8 @@ def gather(model_path: Path = DEFAULT_MODEL, smoke_test: bool = True) -> Facts:
 
 
 def chosen_runtime(facts: Facts) -> str | None:
-    """The runtime `edge-classify` will pick (same order as runtime.RUNTIMES), or None."""
-    for name in ("litert", "tflite-runtime"):
-        if name in facts.runtimes:
-            return name
-    return "tf" if facts.tensorflow_installed else None
+    """The runtime `edge-classify` will pick (runtime.RUNTIMES order), or None."""
+    return preferred([*facts.runtimes, *([LAST_RESORT] if facts.tensorflow_installed else [])])
 
 
 def is_raspberry_pi(facts: Facts) -> bool:

@@ -12,10 +12,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .evaluate import softmax
 from .quant import dequantize
 
-__all__ = ["Class", "get_classes_from_scores", "scores_from_output", "softmax"]
+__all__ = ["Class", "batch_scores", "get_classes_from_scores", "scores_from_output", "softmax"]
 
 
 class Class(NamedTuple):
@@ -26,10 +25,23 @@ class Class(NamedTuple):
     label: str = ""
 
 
-def scores_from_output(raw: np.ndarray, output_spec: dict[str, Any]) -> np.ndarray:
-    """One image's raw output tensor -> float32 probabilities (10,), using the card's `output` section."""
-    real = dequantize(np.asarray(raw).reshape(-1), output_spec["scale"], output_spec["zero_point"])
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax (max subtracted first), float32."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.exp(z - z.max(axis=axis, keepdims=True))
+    return (z / z.sum(axis=axis, keepdims=True)).astype(np.float32)
+
+
+def batch_scores(raw: np.ndarray, output_spec: dict[str, Any]) -> np.ndarray:
+    """Raw outputs (N, classes) -> float32 probabilities (N, classes), using the card's `output` section:
+    dequantized, then softmaxed if the model outputs logits."""
+    real = dequantize(np.asarray(raw), output_spec["scale"], output_spec["zero_point"])
     return softmax(real) if output_spec.get("kind", "logits") == "logits" else real
+
+
+def scores_from_output(raw: np.ndarray, output_spec: dict[str, Any]) -> np.ndarray:
+    """One image's raw output tensor -> float32 probabilities (classes,)."""
+    return batch_scores(np.asarray(raw).reshape(1, -1), output_spec)[0]
 
 
 def get_classes_from_scores(

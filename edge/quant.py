@@ -42,3 +42,16 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     if q.dtype.kind == "f" or float(scale) == 0.0:
         return q.astype(np.float32)
     return (float(scale) * (q.astype(np.int64) - int(zero_point))).astype(np.float32)
+
+
+def quantize_input(images_uint8: np.ndarray, input_spec: dict) -> np.ndarray:
+    """Raw pixels (N, 28, 28[, 1]) -> (N, 28, 28, 1) in the card's input dtype (its scale and zero point).
+
+    The shipped uint8 cards have scale 1 and zero point 0: the pixels go in unchanged.
+    """
+    x = np.asarray(images_uint8)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[1:] != (28, 28, 1):
+        raise FashionEdgeError(f"expected images of shape (N, 28, 28), got {tuple(np.shape(images_uint8))}")
+    return quantize(x.astype(np.float32), input_spec["scale"], input_spec["zero_point"], input_spec["dtype"])

@@ -1,6 +1,7 @@
-"""The only place a TFLite interpreter is imported. Preference: ai-edge-litert, tflite-runtime, tf.lite.
+"""Where a TFLite interpreter comes from. Preference: ai-edge-litert, tflite-runtime, tf.lite (RUNTIMES order).
 
-tf.lite is the last resort (it drags in all of TensorFlow); the edge install never needs it.
+tf.lite is the last resort (it drags in all of TensorFlow); the edge install never needs it. `parity`'s graph reading
+imports the runtime module through `import_runtime` too.
 """
 
 from __future__ import annotations
@@ -10,47 +11,46 @@ import importlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import FashionEdgeError
+from ..host import dist_version
 
-# runtime name -> module that provides `Interpreter`
+# runtime name -> module that provides `Interpreter`, in order of preference
 RUNTIMES = {
     "litert": "ai_edge_litert.interpreter",
     "tflite-runtime": "tflite_runtime.interpreter",
     "tf": "tensorflow.lite.python.interpreter",  # what tf.lite.Interpreter is; `tensorflow.lite` itself lacks it
 }
+LAST_RESORT = "tf"  # only tried when nothing lighter imports; never imported just to report it
+DISTRIBUTIONS = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime"}  # pip names of the light ones
 
 
-def _import_runtime(name: str):
+def import_runtime(name: str) -> Any:
+    """The module providing `Interpreter` for runtime `name`."""
     if name not in RUNTIMES:
         raise FashionEdgeError(f"unknown runtime {name!r}; choose one of {', '.join(RUNTIMES)}")
     return importlib.import_module(RUNTIMES[name])
 
 
+def preferred(names: Iterable[str]) -> str | None:
+    """The first of `names` in RUNTIMES order (what edge-classify picks among those that work), or None."""
+    present = set(names)
+    return next((name for name in RUNTIMES if name in present), None)
+
+
 def available_runtimes() -> dict[str, str]:
-    """Runtime name -> version for the runtimes that import here (tf is only tried if the others fail)."""
+    """Runtime name -> version for the light runtimes that import here (tf is only tried if they fail)."""
     found: dict[str, str] = {}
-    for name in ("litert", "tflite-runtime"):
+    for name, dist in DISTRIBUTIONS.items():
         try:
-            _import_runtime(name)
+            import_runtime(name)
         except Exception:  # noqa: BLE001 - tflite-runtime with numpy 2 raises AttributeError, not ImportError
             continue
-        dist = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime"}[name]
         found[name] = dist_version(dist) or "unknown"
     return found
-
-
-def dist_version(dist: str) -> str | None:
-    """The installed version of distribution `dist`, or None when it is not installed."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
 
 
 def resolve_runtime(name: str | None = None) -> str:
@@ -59,7 +59,7 @@ def resolve_runtime(name: str | None = None) -> str:
     errors = []
     for candidate in candidates:
         try:
-            _import_runtime(candidate)
+            import_runtime(candidate)
             return candidate
         except FashionEdgeError:
             raise
@@ -78,7 +78,7 @@ def make_interpreter(
     `xnnpack=False` skips the runtime's default delegate (XNNPACK) and runs its builtin kernels: for A/B benchmarks.
     """
     name = resolve_runtime(runtime)
-    module = _import_runtime(name)
+    module = import_runtime(name)
     interpreter_cls = module.Interpreter
     options: dict[str, Any] = {}
     if not xnnpack:

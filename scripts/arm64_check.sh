@@ -11,7 +11,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT=/var/tmp/fashion-edge-arm64
-MODEL="$REPO/edge/models/fashion_int8.tflite"
+MODEL="$REPO/edge/models/small/fashion_int8.tflite"
 PER_CLASS=10
 HOST_PY="${REPO}/.venv/bin/python"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"

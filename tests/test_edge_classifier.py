@@ -9,13 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
-from fashion_edge.edge.classifier import Classifier, Prediction, default_model_path
-from fashion_edge.edge.cli import Outputs, run
+from fashion_edge.data import CLASS_NAMES, stratified_sample
+from fashion_edge.edge.classifier import Classifier, Prediction
+from fashion_edge.edge.cli import Outputs, classify_sources
 from fashion_edge.edge.preprocess import PreprocessConfig
+from fashion_edge.edge.registry import SHIPPED_VARIANTS, SIZES, shipped_model
 from fashion_edge.edge.runtime import RUNTIMES, available_runtimes
 from fashion_edge.edge.sources import VideoFile
 from fashion_edge.errors import FashionEdgeError
-from fashion_edge.train.data import CLASS_NAMES, stratified_sample
 
 
 @pytest.fixture(scope="module")
@@ -98,16 +99,18 @@ def test_tf_lite_last_resort_runtime_gives_the_same_answers(tiny_tflite_dir, sam
 
 
 def test_shipped_models_are_found_with_importlib_resources():
-    """`edge-classify photo.jpg` needs no --model once the package ships its models."""
-    for variant in ("int8", "float32"):
-        try:
-            path = default_model_path(variant)
-        except FashionEdgeError as e:
-            assert "--model" in str(e)  # not shipped in this checkout yet: the error says what to do
-            continue
-        assert path.is_file() and path.with_suffix(".json").is_file()
+    """`edge-classify photo.jpg` needs no --model once the package ships its models (one folder per size)."""
+    for size in SIZES:
+        for variant in SHIPPED_VARIANTS:
+            try:
+                path = shipped_model(variant, size)
+            except FashionEdgeError as e:
+                assert "make model" in str(e) and "--model" in str(e)  # not built here: the error says what to do
+                continue
+            assert path.parent.name == size and path.is_file() and path.with_suffix(".json").is_file()
+    assert shipped_model().parent.name == "small"  # the default, shipped with the package
     with pytest.raises(FashionEdgeError, match="ships int8, float32"):
-        default_model_path("float16")
+        shipped_model("float16")
 
 
 class Recorder:
@@ -136,8 +139,8 @@ def test_observers_see_every_frame_with_the_model_input_and_stats(tiny_tflite_di
     recorder = Recorder()
     classifier = Classifier(tiny_tflite_dir / "fashion_int8.tflite", top_k=2)
     lines: list[str] = []
-    summary = run(iter([VideoFile(str(video))]), classifier, PreprocessConfig(), Outputs(observers=[recorder]),
-                  echo=lines.append)  # fmt: skip
+    outputs = Outputs(observers=[recorder], echo=lines.append)
+    summary = classify_sources(iter([VideoFile(str(video))]), classifier, PreprocessConfig(), outputs)
     assert summary.results == 8 and summary.exit_code == 0 and len(lines) == 8
     assert [stats.frame_index for *_, stats in recorder.results] == list(range(8))
     assert [stats.frames for *_, stats in recorder.results] == list(range(1, 9))
