@@ -1,12 +1,21 @@
-"""Click options shared by the fashion-edge commands, so each reads and behaves the same everywhere."""
+"""Click helpers shared by the fashion-edge commands, so each reads and behaves the same everywhere.
+
+A leaf (click and the project's error type only): shared options, the one adapter from FashionEdgeError to a
+one-line click error, the lazy command loader behind `fashion-edge` and `edge-classify`'s subcommands, and the
+progress bar.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
+
+from .errors import FashionEdgeError
 
 data_dir_option = click.option(
     "--data-dir",
@@ -25,6 +34,47 @@ def out_dir_option(default: str, holds: str) -> Callable:
         show_default=True,
         help=f"Directory for {holds}.",
     )
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """FashionEdgeError -> click.ClickException: one line, exit 1, no traceback. A context manager or decorator."""
+    try:
+        yield
+    except FashionEdgeError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def load_command(name: str, target: str, prog: str) -> click.Command:
+    """The click command at `target` ("module:attribute"), imported now. A command whose extra is not installed
+    becomes one that says so when run (and shows it in --help), instead of a crash."""
+    module, attr = target.split(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        reason = str(e)
+
+        @click.command(name, help=f"(unavailable: {reason})")
+        def unavailable() -> None:
+            raise click.ClickException(f"`{prog} {name}` is unavailable here: {reason}")
+
+        return unavailable
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands (`lazy_commands`: name -> "module:attribute") are imported only when used."""
+
+    def __init__(self, *args, lazy_commands: dict[str, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.lazy_commands)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.lazy_commands:
+            return None
+        return load_command(name, self.lazy_commands[name], ctx.command_path)
 
 
 def progress_bar(label: str, total: int):

@@ -1,23 +1,25 @@
 """`edge-classify [OPTIONS] [PATHS]...` (and `fashion-edge classify`): classify images, videos, streams, cameras.
 
-`main()` parses options, `run()` does the work: sources -> preprocess -> Classifier -> printed lines / JSON Lines,
-with optional observers (--serve), an annotated video (--save-video) and a window (--show).
+click parses the options into one frozen `ClassifyOptions`; `run(options)` opens the inputs and outputs and hands
+them to `classify_sources()`, the loop: sources -> preprocess -> Classifier -> printed lines / JSON Lines, with
+optional observers (--serve), an annotated video (--save-video) and a window (--show).
 
 Subcommands (for the device helper). `edge-classify NAME ARGS...` runs SUBCOMMANDS[NAME] when the first argument
 is one of its keys; anything else is the classify command (a file that happens to be called `doctor` is `./doctor`).
-Each value is "module:attribute" naming a `click.Command`, imported only when used; it is run as
-`command.main(ARGS, prog_name="edge-classify NAME")`. Add an entry here to add a subcommand.
+Each value is "module:attribute" naming a `click.Command`, imported only when used (`options.load_command`, as
+the `fashion-edge` group does). Add an entry here to add a subcommand.
 
-Live web view (`--serve [HOST:]PORT`): the loop imports `fashion_edge.edge.serve` only when --serve is given and
-calls `start_server(address: str, info: dict) -> Observer` (`address` as the user typed it, `info` =
-`Classifier.info()`: the card plus path and runtime). It must raise FashionEdgeError for a port in use or a host
-that cannot be bound. The returned object follows `observer.Observer`: `on_result(frame, model_input, prediction,
-stats)` per classified frame (called from the inference thread, so it must not block), `on_status(message)` for
-source drops/reconnects, `close()` at the end. `annotate.annotate()` draws the prediction on a frame.
+Live web view (`--serve [HOST:]PORT`): `fashion_edge.edge.serve` is imported only when --serve is given;
+`start_server(address: str, info: dict) -> Observer` (`address` as the user typed it, `info` = `Classifier.info()`:
+the card plus path and runtime) raises FashionEdgeError for a port in use or a host that cannot be bound. The
+returned object follows `observer.Observer`: `on_result(frame, model_input, prediction, stats)` per classified
+frame (called from the inference thread, so it must not block), `on_status(message)` for source drops/reconnects,
+`close()` at the end. `annotate.annotate()` draws the prediction on a frame.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import math
@@ -34,7 +36,11 @@ import click
 import numpy as np
 
 from ..errors import FashionEdgeError
+from ..options import load_command, user_errors
 from .observer import Observer, Stats
+from .record import result_record
+from .registry import DEFAULT_SIZE, DEFAULT_VARIANT, SHIPPED_VARIANTS, SIZES
+from .runtime import RUNTIMES
 
 if TYPE_CHECKING:  # the real imports happen inside the command: `--help` stays fast and OpenCV-free
     from .classifier import Classifier, Prediction
@@ -48,24 +54,46 @@ SUBCOMMANDS = {
 FPS_WINDOW = 30  # frames over which the reported FPS is averaged
 
 
+# ---------------------------------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class ClassifyOptions:
+    """Everything `edge-classify` was asked to do; the field names are the click parameter names."""
+
+    paths: tuple[str, ...] = ()
+    source: str | None = None
+    camera: str | None = None
+    model: Path | None = None
+    model_size: str = DEFAULT_SIZE
+    variant: str = DEFAULT_VARIANT
+    model_info: bool = False
+    runtime: str | None = None
+    threads: int | None = None
+    no_verify: bool = False
+    preprocess: str = "auto"
+    roi: str | None = None
+    invert: str = "auto"
+    top_k: int = 1
+    threshold: float = 0.0
+    json_lines: bool = False
+    max_frames: int | None = None
+    every: int = 1
+    reconnect: int = 5
+    timeout: float = 10.0
+    save_video: Path | None = None
+    show: bool = False
+    serve: str | None = None
+
+    @property
+    def model_path(self) -> Path:
+        """--model, else the shipped model of --model-size and --variant."""
+        from .registry import shipped_model
+
+        return self.model or shipped_model(self.variant, self.model_size)
+
+
 # ---------------------------------------------------------------------------------------------------- output
-
-
-def _result_record(frame: Frame, prediction: Prediction, stats: Stats, live: bool) -> dict[str, Any]:
-    record: dict[str, Any] = {"source": frame.source}
-    if frame.index is not None:
-        record["frame"] = frame.index
-    record |= {
-        "label": prediction.label,
-        "score": round(prediction.score, 6),
-        "top_k": [{"label": c.label, "id": c.id, "score": round(c.score, 6)} for c in prediction.classes],
-        "uncertain": prediction.uncertain,
-        "latency_ms": round(prediction.latency_ms, 3),
-        "preprocess_ms": round(stats.preprocess_ms, 3),
-    }
-    if frame.index is not None or live:
-        record["fps"] = round(stats.fps, 2) if stats.fps else None
-    return record
 
 
 def _result_line(frame: Frame, prediction: Prediction, stats: Stats) -> str:
@@ -172,99 +200,132 @@ class Window:
         cv2.destroyAllWindows()
 
 
-# ---------------------------------------------------------------------------------------------------- the loop
-
-
 @dataclass
 class Outputs:
-    """Where results go besides stdout."""
+    """Where results go: stdout (lines or JSON Lines, through `echo`), observers, a video file, a window."""
 
     json_lines: bool = False
     observers: list[Observer] = field(default_factory=list)
     sink: VideoSink | None = None
     window: Window | None = None
+    echo: Callable[[str], None] = click.echo
+
+    def result(self, frame: Frame, model_input: np.ndarray, prediction: Prediction, stats: Stats) -> bool:
+        """Send one result everywhere; False when the user closed the window."""
+        from .annotate import annotate
+
+        if self.json_lines:
+            self.echo(json.dumps(result_record(prediction, stats)))
+        else:
+            self.echo(_result_line(frame, prediction, stats))
+        for observer in self.observers:
+            observer.on_result(frame.image, model_input, prediction, stats)
+        if self.sink is None and self.window is None:
+            return True
+        drawn = annotate(frame.image, prediction, model_input, stats.fps)
+        if self.sink is not None:
+            self.sink.write(drawn)
+        return self.window is None or self.window.show(drawn, frame.index is None)
+
+    def failure(self, where: str, message: str) -> None:
+        if self.json_lines:
+            self.echo(json.dumps({"source": where, "error": message}))
+        else:
+            click.echo(f"error: {where}: {message}", err=True)
+
+    def status(self, message: str) -> None:
+        click.echo(f"status: {message}", err=True)
+        for observer in self.observers:
+            observer.on_status(message)
+
+    def close(self) -> None:
+        for observer in self.observers:
+            observer.close()
+        if self.sink is not None:
+            self.sink.close()
+        if self.window is not None:
+            self.window.close()
 
 
-def run(
+# ---------------------------------------------------------------------------------------------------- the loop
+
+
+class _FpsMeter:
+    """End-to-end frames per second over the last FPS_WINDOW frames of one source."""
+
+    def __init__(self) -> None:
+        self._ends: deque[float] = deque(maxlen=FPS_WINDOW)
+
+    def tick(self) -> float | None:
+        self._ends.append(time.perf_counter())
+        span = self._ends[-1] - self._ends[0]
+        return (len(self._ends) - 1) / span if span > 0 else None
+
+
+def classify_sources(
     sources: Iterator[Source],
     classifier: Classifier,
     preprocess: PreprocessConfig,
     outputs: Outputs,
     *,
     max_frames: int | None = None,
-    echo: Callable[[str], None] = click.echo,
 ) -> RunSummary:
     """Classify every frame of every source in turn (each source is closed when done, or on Ctrl-C).
 
     A frame that cannot be read or preprocessed is a failure of that input; the run goes on. Ctrl-C ends it cleanly.
     """
-    from .annotate import annotate
-    from .preprocess import to_model_input
-
     summary = RunSummary()
-
-    def fail(where: str, message: str) -> None:
-        summary.failures.append((where, message))
-        if outputs.json_lines:
-            echo(json.dumps({"source": where, "error": message}))
-        else:
-            click.echo(f"error: {where}: {message}", err=True)
-
     try:
         for source in sources:
-            summary.live |= source.live
-            if outputs.sink is not None and outputs.sink.fps is None:
-                outputs.sink.fps = source.fps
-            ends: deque[float] = deque(maxlen=FPS_WINDOW)
-            try:
-                for frame in source.frames():
-                    if frame.error is not None:
-                        fail(frame.source, frame.error)
-                        continue
-                    start = time.perf_counter()
-                    try:
-                        model_input = to_model_input(frame.image, preprocess)
-                    except FashionEdgeError as e:
-                        fail(frame.source, str(e))
-                        continue
-                    preprocess_ms = (time.perf_counter() - start) * 1000.0
-                    prediction = classifier.classify(model_input)
-                    ends.append(time.perf_counter())
-                    fps = (len(ends) - 1) / (ends[-1] - ends[0]) if len(ends) > 1 and ends[-1] > ends[0] else None
-                    summary.results += 1
-                    summary.latencies_ms.append(prediction.latency_ms)
-                    stats = Stats(frame.source, frame.index, summary.results, fps if frame.index is not None else None,
-                                  prediction.latency_ms, preprocess_ms, getattr(source, "status", "ok"))  # fmt: skip
-                    if outputs.json_lines:
-                        echo(json.dumps(_result_record(frame, prediction, stats, source.live)))
-                    else:
-                        echo(_result_line(frame, prediction, stats))
-                    for observer in outputs.observers:
-                        observer.on_result(frame.image, model_input, prediction, stats)
-                    if outputs.sink is not None or outputs.window is not None:
-                        drawn = annotate(frame.image, prediction, model_input, stats.fps)
-                        if outputs.sink is not None:
-                            outputs.sink.write(drawn)
-                        if outputs.window is not None and not outputs.window.show(drawn, frame.index is None):
-                            return summary
-                    if max_frames is not None and summary.results >= max_frames:
-                        return summary
-            finally:
-                source.close()
+            with contextlib.closing(source):
+                if not _classify_source(source, classifier, preprocess, outputs, summary, max_frames):
+                    break
     except KeyboardInterrupt:
         summary.interrupted = True
     return summary
 
 
-# ---------------------------------------------------------------------------------------------------- options
+def _classify_source(source: Source, classifier: Classifier, preprocess: PreprocessConfig, outputs: Outputs,
+                     summary: RunSummary, max_frames: int | None) -> bool:  # fmt: skip
+    """Classify one source's frames into `summary`; False when the run should stop (window closed, --max-frames)."""
+    from .preprocess import to_model_input
+
+    summary.live |= source.live
+    if outputs.sink is not None and outputs.sink.fps is None:
+        outputs.sink.fps = source.fps
+    meter = _FpsMeter()
+    for frame in source.frames():
+        start = time.perf_counter()
+        try:
+            if frame.error is not None:
+                raise FashionEdgeError(frame.error)
+            model_input = to_model_input(frame.image, preprocess)
+        except FashionEdgeError as e:
+            summary.failures.append((frame.source, str(e)))
+            outputs.failure(frame.source, str(e))
+            continue
+        preprocess_ms = (time.perf_counter() - start) * 1000.0
+        prediction = classifier.classify(model_input)
+        fps = meter.tick()
+        summary.results += 1
+        summary.latencies_ms.append(prediction.latency_ms)
+        stats = Stats(frame.source, frame.index, summary.results, fps if frame.index is not None else None,
+                      prediction.latency_ms, preprocess_ms, getattr(source, "status", "ok"))  # fmt: skip
+        if not outputs.result(frame, model_input, prediction, stats):
+            return False
+        if max_frames is not None and summary.results >= max_frames:
+            return False
+    return True
 
 
-def _load_classifier(model: Path | None, variant: str, threads: int | None, runtime: str | None, verify: bool,
-                     top_k: int = 1, threshold: float = 0.0) -> Classifier:  # fmt: skip
-    from .classifier import Classifier, default_model_path
+# ---------------------------------------------------------------------------------------------------- run
 
-    return Classifier(model or default_model_path(variant), num_threads=threads, runtime=runtime, verify=verify,
-                      top_k=top_k, threshold=threshold)  # fmt: skip
+
+def load_classifier(options: ClassifyOptions) -> Classifier:
+    from .classifier import Classifier
+
+    return Classifier(options.model_path, num_threads=options.threads, runtime=options.runtime,
+                      verify=not options.no_verify, top_k=options.top_k, threshold=options.threshold)  # fmt: skip
 
 
 def _print_model_info(classifier: Classifier, as_json: bool) -> None:
@@ -274,6 +335,8 @@ def _print_model_info(classifier: Classifier, as_json: bool) -> None:
         return
     inp, out = info["input"], info["output"]
     metrics = info.get("metrics") or {}
+    output = (f"{out.get('shape', '')} {out['dtype']} {out.get('kind', 'logits')} scale {out['scale']} "
+              f"zero point {out['zero_point']}")  # fmt: skip
     rows = [
         ("path", info["path"]),
         ("variant", info.get("variant")),
@@ -281,11 +344,7 @@ def _print_model_info(classifier: Classifier, as_json: bool) -> None:
         ("size", f"{info['size_bytes']:,} bytes"),
         ("sha256", info["sha256"]),
         ("input", f"{inp['shape']} {inp['dtype']} scale {inp['scale']} zero point {inp['zero_point']}"),
-        (
-            "output",
-            f"{out.get('shape', '')} {out['dtype']} {out.get('kind', 'logits')} "
-            f"scale {out['scale']} zero point {out['zero_point']}",
-        ),  # fmt: skip
+        ("output", output),
         ("quantization", json.dumps(info.get("quantization"))),
         ("test accuracy", metrics.get("test_accuracy")),
         ("labels", ", ".join(info["labels"])),
@@ -295,24 +354,84 @@ def _print_model_info(classifier: Classifier, as_json: bool) -> None:
         click.echo(f"{key:>14}: {value}")
 
 
-def _sources(paths: tuple[str, ...], every: int) -> Iterator[Source]:
+def _file_sources(paths: tuple[str, ...], every: int) -> Iterator[Source]:
     """Positional inputs -> sources in order: runs of stills batched into one ImageFiles, each video on its own."""
     from .sources import ImageFiles, InputItem, VideoFile, expand_inputs
 
     stills = []
     for item in expand_inputs(paths):
-        if item.is_video and item.error is None:
-            if stills:
-                yield ImageFiles(stills)
-                stills = []
-            try:
-                yield VideoFile(item.path, every)
-            except FashionEdgeError as e:  # reported like an unreadable image; the run goes on
-                yield ImageFiles([InputItem(item.path, str(e))])
-        else:
+        if not item.is_video or item.error is not None:
             stills.append(item)
+            continue
+        if stills:
+            yield ImageFiles(stills)
+            stills = []
+        try:
+            yield VideoFile(item.path, every)
+        except FashionEdgeError as e:  # reported like an unreadable image; the run goes on
+            yield ImageFiles([InputItem(item.path, str(e))])
     if stills:
         yield ImageFiles(stills)
+
+
+def _open_live_sources(options: ClassifyOptions, on_status: Callable[[str], None]) -> list[Source]:
+    """--source and --camera, opened now: a missing camera or unreachable URL fails before anything else runs."""
+    from .sources import open_camera_source, open_source
+
+    live = {"every": options.every, "reconnect": options.reconnect, "on_status": on_status}
+    opened = []
+    if options.source:
+        opened.append(open_source(options.source, timeout=options.timeout, **live))
+    if options.camera:
+        opened.append(open_camera_source(options.camera, **live))
+    return opened
+
+
+def _serve_module() -> Any:
+    try:
+        return importlib.import_module("fashion_edge.edge.serve")
+    except ImportError as e:
+        raise FashionEdgeError(f"--serve is unavailable in this install: {e}") from e
+
+
+def run(options: ClassifyOptions) -> int:
+    """Do what `options` ask; return the exit code (0: every input classified)."""
+    from .preprocess import PreprocessConfig, parse_roi
+
+    if options.model_info:
+        _print_model_info(load_classifier(options), options.json_lines)
+        return 0
+    if not (options.paths or options.source or options.camera):
+        raise click.UsageError("give image files, folders or globs, --source FILE|URL, or --camera INDEX")
+    config = PreprocessConfig(mode=options.preprocess, roi=parse_roi(options.roi) if options.roi else None,
+                              invert=options.invert)  # fmt: skip
+    outputs = Outputs(json_lines=options.json_lines, window=Window() if options.show else None)  # fail early
+    with contextlib.ExitStack() as stack:
+        stack.callback(outputs.close)
+        opened = _open_live_sources(options, outputs.status)
+        for source in opened:
+            stack.callback(source.close)  # closing twice is harmless; this covers sources never reached
+        classifier = load_classifier(options)
+        serve = _serve_module() if options.serve else None
+        if serve is not None:
+            outputs.observers.append(serve.start_server(options.serve, classifier.info()))
+        if options.save_video:
+            outputs.sink = VideoSink(options.save_video, next((s.fps for s in opened if s.fps), None))
+        sources = _chain(_file_sources(options.paths, options.every), opened)
+        # a web view of a video file plays it at its own frame rate, like a camera, instead of in a blink
+        summary = classify_sources(serve.realtime(sources) if serve else sources, classifier, config, outputs,
+                                   max_frames=options.max_frames)  # fmt: skip
+    if summary.results != 1 or summary.failures or summary.live or summary.interrupted:
+        click.echo(summary.text(), err=True)
+    return summary.exit_code
+
+
+def _chain(files: Iterator[Source], live: list[Source]) -> Iterator[Source]:
+    yield from files
+    yield from live
+
+
+# ---------------------------------------------------------------------------------------------------- command
 
 
 def _classify_options(f: Callable) -> Callable:
@@ -322,10 +441,12 @@ def _classify_options(f: Callable) -> Callable:
         click.option("--camera", metavar="INDEX|/dev/videoN|picamera2", help="A live camera (V4L2 or Picamera2)."),
         click.option("--model", type=click.Path(dir_okay=False, path_type=Path),
                      help="A .tflite with its .json card beside it (default: the model shipped in the package)."),
-        click.option("--variant", type=click.Choice(["int8", "float32"]), default="int8", show_default=True,
+        click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True,
+                     help="Which shipped network: small (more accurate) or nano (faster)."),
+        click.option("--variant", type=click.Choice(SHIPPED_VARIANTS), default=DEFAULT_VARIANT, show_default=True,
                      help="Which shipped model to use."),
         click.option("--model-info", is_flag=True, help="Print the model card (with path and runtime) and exit."),
-        click.option("--runtime", type=click.Choice(["litert", "tflite-runtime", "tf"]),
+        click.option("--runtime", type=click.Choice(list(RUNTIMES)),
                      help="Interpreter to use [default: the first that imports, in that order]."),
         click.option("--threads", type=click.IntRange(1, 64), help="Interpreter threads [default: the runtime's]."),
         click.option("--no-verify", is_flag=True, help="Skip the sha256 check of the model against its card."),
@@ -357,78 +478,15 @@ def _classify_options(f: Callable) -> Callable:
 
 @click.command("classify", epilog="Subcommands: edge-classify doctor | parity IMAGE... (see NAME --help).")
 @_classify_options
-def classify_command(**options: Any) -> None:
+def classify_command(**params: Any) -> None:
     """Classify garments in images, folders, globs, videos, streams or a camera with a TFLite model (no TensorFlow).
 
     Prints one line per image or frame (label, score, latency), or JSON Lines with --json. Exits 0 when every
     input was classified, 1 otherwise (the failures are listed at the end).
     """
-    try:
-        code = _classify(**options)
-    except FashionEdgeError as e:
-        raise click.ClickException(str(e)) from e
+    with user_errors():
+        code = run(ClassifyOptions(**params))
     sys.exit(code)
-
-
-def _classify(paths: tuple[str, ...], source: str | None, camera: str | None, model: Path | None, variant: str,
-              model_info: bool, runtime: str | None, threads: int | None, no_verify: bool, preprocess: str,
-              roi: str | None, invert: str, top_k: int, threshold: float, json_lines: bool, max_frames: int | None,
-              every: int, reconnect: int, timeout: float, save_video: Path | None, show: bool,
-              serve: str | None) -> int:  # fmt: skip
-    from .preprocess import PreprocessConfig, parse_roi
-    from .sources import open_camera_source, open_source
-
-    if model_info:
-        _print_model_info(_load_classifier(model, variant, threads, runtime, not no_verify), json_lines)
-        return 0
-    if not (paths or source or camera):
-        raise click.UsageError("give image files, folders or globs, --source FILE|URL, or --camera INDEX")
-    config = PreprocessConfig(mode=preprocess, roi=parse_roi(roi) if roi else None, invert=invert)
-    outputs = Outputs(json_lines=json_lines)
-    window = Window() if show else None  # fail before any work on a headless OpenCV
-
-    def on_status(message: str) -> None:
-        click.echo(f"status: {message}", err=True)
-        for observer in outputs.observers:
-            observer.on_status(message)
-
-    # live inputs open now: a missing camera or unreachable URL is one clear error before anything else happens
-    opened = []
-    try:
-        if source:
-            opened.append(open_source(source, every=every, reconnect=reconnect, timeout=timeout, on_status=on_status))
-        if camera:
-            opened.append(open_camera_source(camera, every=every, reconnect=reconnect, on_status=on_status))
-        classifier = _load_classifier(model, variant, threads, runtime, not no_verify, top_k, threshold)
-        if serve:
-            try:
-                serve_module = importlib.import_module("fashion_edge.edge.serve")
-            except ImportError as e:
-                raise FashionEdgeError(f"--serve is unavailable in this install: {e}") from e
-            outputs.observers.append(serve_module.start_server(serve, classifier.info()))
-        if save_video:
-            outputs.sink = VideoSink(save_video, next((s.fps for s in opened if s.fps), None))
-        outputs.window = window
-
-        def all_sources() -> Iterator[Source]:
-            yield from _sources(paths, every)
-            yield from opened
-
-        # a web view of a video file plays it at its own frame rate, like a camera, instead of in a blink
-        sources = serve_module.realtime(all_sources()) if serve else all_sources()
-        summary = run(sources, classifier, config, outputs, max_frames=max_frames)
-    finally:
-        for s in opened:
-            s.close()  # closing twice is harmless; this covers sources never reached
-        for observer in outputs.observers:
-            observer.close()
-        if outputs.sink is not None:
-            outputs.sink.close()
-        if window is not None:
-            window.close()
-    if summary.results != 1 or summary.failures or summary.live or summary.interrupted:
-        click.echo(summary.text(), err=True)
-    return summary.exit_code
 
 
 class _WithSubcommands(click.Command):
@@ -436,13 +494,10 @@ class _WithSubcommands(click.Command):
 
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
+        prog = prog_name or "edge-classify"
         if args and args[0] in SUBCOMMANDS:
-            module, attr = SUBCOMMANDS[args[0]].split(":")
-            try:
-                command = getattr(importlib.import_module(module), attr)
-            except (ImportError, AttributeError) as e:
-                raise SystemExit(f"Error: `edge-classify {args[0]}` is unavailable in this install: {e}") from e
-            return command.main(args[1:], prog_name=f"{prog_name or 'edge-classify'} {args[0]}", **extra)
+            command = load_command(args[0], SUBCOMMANDS[args[0]], prog)
+            return command.main(args[1:], prog_name=f"{prog} {args[0]}", **extra)
         return super().main(args, prog_name=prog_name, **extra)
 
 

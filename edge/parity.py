@@ -9,16 +9,16 @@ file: the quantization scheme it really uses, read from its tensors (not from it
     float32        everything float32
 (the same names as the card's quantization.scheme, which the report checks against).
 
-Keras joins only when TensorFlow is installed and a model.keras is given or found; it is imported (by
-`convert.tflite`) inside `keras_scores`, never when `edge` is imported. Every variant sees the identical 28x28
-input (one preprocessing).
+TF-free: the Keras model joins through `fashion-edge parity --keras` (convert/parity_cli.py), which passes it in
+as one more `Variant` with its own `score` function. Every variant sees the identical 28x28 input (one
+preprocessing).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -29,22 +29,23 @@ import cv2
 import numpy as np
 
 from ..errors import FashionEdgeError
-from .card import VARIANTS, model_filename, read_card, verify_model_file
-from .doctor import module_installed
-from .evaluate import predict_scores, softmax
+from ..options import user_errors
+from .evaluate import predict_scores
 from .preprocess import INVERT_MODES, PREPROCESS_MODES, PreprocessConfig, parse_roi, to_model_input
-from .runtime import RUNTIMES, resolve_runtime
+from .registry import find_models, shipped_dir
+from .runtime import import_runtime, resolve_runtime
 
-MODELS_DIR = Path(__file__).parent / "models"
+MODELS_DIR = shipped_dir()
 _INTEGER = ("int8", "uint8", "int16")
 
 
 @dataclass
 class Variant:
-    name: str  # keras | float32 | float16 | dynamic | int8
+    name: str  # a row of variants.TABLE, or "keras"
     path: Path
     scheme: str  # what the file really uses (see the module docstring)
-    card: dict[str, Any] | None = None  # None for Keras
+    card: dict[str, Any] | None = None  # None for a model scored by `score` (Keras)
+    score: Callable[[np.ndarray], np.ndarray] | None = None  # (N, 28, 28) uint8 -> (N, 10) probabilities
 
     @property
     def card_scheme(self) -> str | None:
@@ -70,7 +71,7 @@ def quantization_scheme(model_path: Path, runtime: str | None = None) -> str:
     Activations = tensors some op writes; constants = op inputs nothing writes, except the model's own inputs.
     The model input is left out on purpose: a uint8 input in front of float ops is only a QUANTIZE away from float.
     """
-    module = importlib.import_module(RUNTIMES[resolve_runtime(runtime)])
+    module = import_runtime(resolve_runtime(runtime))
     try:
         interpreter = module.Interpreter(model_path=str(model_path))
         ops = interpreter._get_ops_details()  # noqa: SLF001 - the only API exposing the graph; stable since TF 2.5
@@ -86,42 +87,10 @@ def quantization_scheme(model_path: Path, runtime: str | None = None) -> str:
     return scheme_from_tensors(activations, constants)
 
 
-def find_variants(models_dir: Path = MODELS_DIR, keras_path: Path | None = None) -> list[Variant]:
-    """Keras (when TensorFlow is installed and a model.keras is given or in `models_dir`), then every
-    fashion_<variant>.tflite with its card in `models_dir`, in VARIANTS order."""
-    models_dir = Path(models_dir)
-    variants: list[Variant] = []
-    explicit_keras = keras_path is not None  # a model.keras merely found is skipped quietly without TensorFlow
-    if keras_path is None and (models_dir / "model.keras").is_file():
-        keras_path = models_dir / "model.keras"
-    if keras_path is not None:
-        if not Path(keras_path).is_file():
-            raise FashionEdgeError(f"--keras {keras_path}: no such file")
-        if module_installed("tensorflow"):
-            variants.append(Variant("keras", Path(keras_path), "float32"))
-        elif explicit_keras:
-            raise FashionEdgeError(f"--keras {keras_path} needs TensorFlow: pip install 'fashion-edge[train]'")
-    for name in VARIANTS:
-        path = models_dir / model_filename(name)
-        if path.is_file():
-            card = read_card(path.with_suffix(".json"))
-            verify_model_file(path, card)
-            variants.append(Variant(name, path, quantization_scheme(path), card))
-    if not [v for v in variants if v.card is not None]:
-        raise FashionEdgeError(
-            f"no fashion_<variant>.tflite with its card in {models_dir}; pass --models-dir DIR (e.g. the output of "
-            "`fashion-edge convert`)"
-        )
-    return variants
-
-
-def keras_scores(keras_path: Path, images_uint8: np.ndarray, output_kind: str = "logits") -> np.ndarray:
-    """Probabilities (N, 10) from the Keras model: raw 0..255 float pixels in, as in training."""
-    # The training side's loader and float reference; TensorFlow is imported there, and only when this runs.
-    from ..convert.tflite import keras_logits, load_keras_model
-
-    out = keras_logits(load_keras_model(keras_path), images_uint8)
-    return softmax(out) if output_kind == "logits" else np.asarray(out, dtype=np.float32)
+def find_variants(models_dir: Path = MODELS_DIR) -> list[Variant]:
+    """Every fashion_<variant>.tflite with its card in `models_dir` (variants.TABLE order), with its real scheme."""
+    found = find_models(models_dir, purpose="nothing to compare (pass --models-dir DIR)")
+    return [Variant(m.variant, m.path, quantization_scheme(m.path), m.card) for m in found]
 
 
 def load_images(paths: list[Path], config: PreprocessConfig) -> tuple[list[Path], np.ndarray, dict[str, str]]:
@@ -151,9 +120,8 @@ def compare(
     for v in variants:
         if not len(files):
             break
-        if v.card is None:
-            float_card = next((w.card for w in variants if w.card and w.card["output"]["dtype"] == "float32"), None)
-            scores[v.name] = keras_scores(v.path, x, (float_card or {}).get("output", {}).get("kind", "logits"))
+        if v.score is not None:
+            scores[v.name] = v.score(x)
         else:
             scores[v.name] = predict_scores(v.path, v.card, x, num_threads=num_threads)
     rows = []
@@ -219,17 +187,27 @@ def format_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run(
-    images: list[Path],
-    models_dir: Path,
-    keras_path: Path | None,
-    config: PreprocessConfig,
-    num_threads: int | None,
-    as_json: bool,
-) -> tuple[str, bool]:
-    """(text to print, all images read) — the `parity` command without click, for the CLI and tests."""
-    report = compare(images, find_variants(models_dir, keras_path), config, num_threads)
-    return (json.dumps(report, indent=2) if as_json else format_text(report)), not report["errors"]
+@dataclass(frozen=True)
+class ParityOptions:
+    """What `parity` was asked to do; the field names are the click parameter names."""
+
+    images: tuple[Path, ...]
+    models_dir: Path = MODELS_DIR
+    preprocess: str = "auto"
+    invert: str = "auto"
+    roi: str | None = None
+    num_threads: int | None = None
+    as_json: bool = False
+
+
+def run(options: ParityOptions, extra: Sequence[Variant] = ()) -> int:
+    """Print the report for `options` (with `extra` variants first); return the exit code (1: an image unread)."""
+    roi = parse_roi(options.roi) if options.roi else None
+    config = PreprocessConfig(mode=options.preprocess, invert=options.invert, roi=roi)
+    variants = [*extra, *find_variants(options.models_dir)]
+    report = compare(list(options.images), variants, config, options.num_threads)
+    click.echo(json.dumps(report, indent=2) if options.as_json else format_text(report))
+    return 1 if report["errors"] else 0
 
 
 @click.command("parity")
@@ -239,35 +217,15 @@ def run(
     type=click.Path(path_type=Path, file_okay=False),
     default=MODELS_DIR,
     show_default=True,
-    help="Folder with fashion_<variant>.tflite + cards (and optionally model.keras).",
-)
-@click.option(
-    "--keras",
-    "keras_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="A model.keras to compare as well (needs TensorFlow).",
+    help="Folder with fashion_<variant>.tflite + cards.",
 )
 @click.option("--preprocess", type=click.Choice(PREPROCESS_MODES), default="auto", show_default=True)
 @click.option("--invert", type=click.Choice(INVERT_MODES), default="auto", show_default=True)
 @click.option("--roi", help="x,y,w,h region of each image to use.")
 @click.option("--threads", "num_threads", type=click.IntRange(min=1), help="Interpreter threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-def parity_command(
-    images: tuple[Path, ...],
-    models_dir: Path,
-    keras_path: Path | None,
-    preprocess: str,
-    invert: str,
-    roi: str | None,
-    num_threads: int | None,
-    as_json: bool,
-) -> None:
+def parity_command(**params: Any) -> None:
     """Run IMAGES through every model variant present; per image: top-1 of each and the largest difference."""
-    try:
-        config = PreprocessConfig(mode=preprocess, invert=invert, roi=parse_roi(roi) if roi else None)
-        text, all_read = run(list(images), models_dir, keras_path, config, num_threads, as_json)
-    except FashionEdgeError as e:
-        raise click.ClickException(str(e)) from e
-    click.echo(text)
-    if not all_read:
-        sys.exit(1)
+    with user_errors():
+        code = run(ParityOptions(**params))
+    sys.exit(code)

@@ -18,7 +18,6 @@ that leaves just ends its thread (a broken pipe is the normal way out). Binds 12
 
 from __future__ import annotations
 
-import base64
 import errno
 import json
 import socket
@@ -36,7 +35,9 @@ import cv2
 import numpy as np
 
 from ..errors import FashionEdgeError
+from ..render import base64_text, image_png
 from .annotate import annotate
+from .record import result_record
 
 if TYPE_CHECKING:
     from .classifier import Prediction
@@ -119,22 +120,9 @@ class LiveState:
             }
 
 
-def _result_record(prediction: Prediction, stats: Stats, at: float) -> dict[str, Any]:
-    return {
-        "type": "result",
-        "source": stats.source,
-        "frame": stats.frame_index,
-        "frames": stats.frames,
-        "label": prediction.label,
-        "score": round(float(prediction.score), 4),
-        "uncertain": bool(prediction.uncertain),
-        "top_k": [{"label": c.label, "id": c.id, "score": round(float(c.score), 4)} for c in prediction.classes],
-        "scores": [round(float(s), 4) for s in np.asarray(prediction.scores).reshape(-1)],
-        "latency_ms": round(float(stats.latency_ms), 3),
-        "preprocess_ms": round(float(stats.preprocess_ms), 3),
-        "fps": None if stats.fps is None else round(float(stats.fps), 2),
-        "time": round(at, 3),
-    }
+def _event(prediction: Prediction, stats: Stats, at: float) -> dict[str, Any]:
+    """The result record (record.py) as the page receives it: typed, and stamped with the time it arrived."""
+    return {"type": "result", **result_record(prediction, stats), "time": round(at, 3)}
 
 
 class LiveView:
@@ -199,7 +187,7 @@ class LiveView:
                 frame, model_input, prediction, stats, at = state.pending
                 state.pending = None
                 watched = state.stream_viewers > 0 or state.jpeg is None
-            event = _result_record(prediction, stats, at) | {"input_png": _png_b64(model_input)}
+            event = _event(prediction, stats, at) | {"input_png": base64_text(image_png(model_input))}
             jpeg = None
             if watched:  # nobody on /stream.mjpg: no drawing, no JPEG (a Pi's CPU belongs to inference)
                 wait = 1.0 / MAX_STREAM_FPS - (time.monotonic() - last_encode)
@@ -214,11 +202,6 @@ class LiveView:
                 if jpeg is not None:
                     state.jpeg, state.jpeg_seq = jpeg, state.jpeg_seq + 1
                 state.cond.notify_all()
-
-
-def _png_b64(image: np.ndarray) -> str:
-    ok, buf = cv2.imencode(".png", image)
-    return base64.b64encode(buf.tobytes()).decode("ascii") if ok else ""
 
 
 class _Server(ThreadingHTTPServer):
@@ -299,9 +282,9 @@ class _Realtime:
 
 
 def realtime(sources: Iterable[Any]) -> Iterator[Any]:
-    """Sources for a --serve run: video files paced to their frame rate; live sources, stills and errors as is."""
+    """Sources for a --serve run: video files paced to their frame rate; live sources and stills as they are."""
     for source in sources:
-        paced = not isinstance(source, tuple) and not getattr(source, "live", True) and hasattr(source, "fps")
+        paced = not source.live and source.fps is not None
         yield _Realtime(source) if paced else source
 
 
@@ -359,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _predictions(self) -> None:
         state = self.state
         with state.cond:
-            recent = [_result_record(*item) for item in state.recent]
+            recent = [_event(*item) for item in state.recent]
             latest = dict(state.event) if state.event else (recent[-1] if recent else None)
             body = {
                 "model": {k: state.info.get(k) for k in ("path", "variant", "runtime", "labels", "quantization")},
