@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
-from ..edge.card import VARIANTS
+from ..edge.variants import VARIANTS
 from ..errors import FashionEdgeError
 from ..options import data_dir_option, out_dir_option, progress_bar
 from .calibration import DEFAULT_CALIBRATION_IMAGES, MIN_CALIBRATION_IMAGES
+from .converter import IO_TYPES
 
 
 @click.command("convert")
@@ -36,7 +37,7 @@ from .calibration import DEFAULT_CALIBRATION_IMAGES, MIN_CALIBRATION_IMAGES
 @click.option(
     "--io",
     "io_type",
-    type=click.Choice(["uint8", "int8", "float32"]),
+    type=click.Choice(IO_TYPES),
     default="uint8",
     show_default=True,
     help="int8 model input type: uint8 takes raw pixels (scale 1, zero point 0); int8 takes pixel-128.",

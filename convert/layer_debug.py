@@ -20,7 +20,7 @@ import numpy as np
 
 from ..edge.evaluate import predict_scores
 from .calibration import representative_dataset
-from .tflite import float_ops, interpreter_io_specs, make_converter, quiet_converter
+from .converter import float_ops, interpreter_io_specs, make_converter, quiet_converter
 
 ROUNDING_NOISE_RMSE_OVER_SCALE = 1 / math.sqrt(12)
 

@@ -142,8 +142,9 @@ def _child(args: dict) -> None:
     import tensorflow as tf
     import tf_keras
 
-    from ..train.data import load_fashion_mnist, stratified_split
-    from .tflite import check_integer_only, int8_converter_settings, quiet_converter
+    from ..data import load_fashion_mnist, stratified_split
+    from ..edge.variants import BY_NAME, QAT_VARIANT
+    from .converter import apply_settings, check_integer_only, quiet_converter
 
     tf_keras.utils.set_random_seed(args["seed"])
     data = load_fashion_mnist(Path(args["data_dir"]) if args["data_dir"] else None)
@@ -162,7 +163,7 @@ def _child(args: dict) -> None:
                         validation_data=(x[val_idx], data.y_train[val_idx]), verbose=2)  # fmt: skip
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     calibration = np.load(Path(args["work_dir"]) / "calibration.npy")
-    int8_converter_settings(converter, calibration, args["io_type"])  # only tensors without fake-quant use it
+    apply_settings(converter, BY_NAME[QAT_VARIANT], calibration, args["io_type"])  # calibrates what has no fake-quant
     with quiet_converter():
         model_bytes = converter.convert()
     check_integer_only(model_bytes)

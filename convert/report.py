@@ -21,10 +21,10 @@ import numpy as np
 
 from .. import __version__
 from ..artifacts import atomic_write_bytes, atomic_write_json, atomic_write_text, ensure_writable_dir, sha256_file
-from ..edge.card import VARIANTS, card_path, read_card, verify_model_file
+from ..data import CLASS_NAMES, load_fashion_mnist
 from ..edge.evaluate import predict_scores
+from ..edge.registry import Model, find_models
 from ..errors import FashionEdgeError
-from ..train.data import CLASS_NAMES, load_fashion_mnist
 
 # The shipped recipe's targets (issue 3): int8 close to float, agreeing with it, and small.
 TARGETS = {"max_int8_drop_pp": 0.3, "min_int8_agreement": 0.993, "max_int8_size_bytes": 150 * 1024}
@@ -51,22 +51,6 @@ class VariantEval:
 @dataclass
 class Figures:
     png: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG bytes
-
-
-def find_models(models_dir: Path) -> list[tuple[str, Path, dict[str, Any]]]:
-    """(variant, path, card) for every `fashion_*.tflite` with a valid card, the standard variants first."""
-    models_dir = Path(models_dir)
-    if not models_dir.is_dir():
-        raise FashionEdgeError(f"models directory {models_dir} not found; pass the --out of `fashion-edge convert`")
-    found = []
-    for path in sorted(models_dir.glob("fashion_*.tflite")):
-        card = read_card(card_path(path))
-        verify_model_file(path, card)
-        found.append((card["variant"], path, card))
-    if not found:
-        raise FashionEdgeError(f"no fashion_*.tflite in {models_dir}; run `fashion-edge convert MODEL.keras --out DIR`")
-    order = {v: i for i, v in enumerate(VARIANTS)}
-    return sorted(found, key=lambda f: (order.get(f[0], len(order)), f[1].name))
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int = 10) -> np.ndarray:
@@ -158,12 +142,12 @@ def _variant_row(e: VariantEval, labels: np.ndarray, reference: VariantEval | No
     }  # fmt: skip
 
 
-def _evaluate(models, images, progress_bar: ProgressBar) -> list[VariantEval]:
+def _evaluate(models: list[Model], images, progress_bar: ProgressBar) -> list[VariantEval]:
     evals = []
-    for variant, path, card in models:
-        with progress_bar(f"evaluating {variant:<8}", len(images)) as bar:
-            scores = predict_scores(path, card, images, progress=bar.update)
-        evals.append(VariantEval(variant, path, card, np.argmax(scores, axis=1)))
+    for m in models:
+        with progress_bar(f"evaluating {m.variant:<8}", len(images)) as bar:
+            scores = predict_scores(m.path, m.card, images, progress=bar.update)
+        evals.append(VariantEval(m.variant, m.path, m.card, np.argmax(scores, axis=1)))
     return evals
 
 
@@ -192,9 +176,9 @@ def _find_keras(models_dir: Path, keras_path: Path | None, source_sha: str | Non
 
 
 def _layer_section(keras_path, int8_card, data, images, labels, float_pred, debug_images, denylist_layers, bar):
+    from ..train.keras_io import load_keras_model
     from .calibration import calibration_set
     from .layer_debug import ROUNDING_NOISE_RMSE_OVER_SCALE, layer_errors, selective_quantization
-    from .tflite import load_keras_model
 
     model = load_keras_model(keras_path)
     cal = int8_card["quantization"].get("calibration") or {"images": 500, "seed": 0}
@@ -247,7 +231,7 @@ def build_report(
 ) -> dict[str, Any]:
     """Evaluate the models in `models_dir` and write report.{json,md,html} + PNGs into `out_dir`; return the JSON."""
     models_dir = Path(models_dir)
-    models = find_models(models_dir)
+    models = find_models(models_dir, purpose="nothing to report")
     out_dir = ensure_writable_dir(Path(out_dir))
     bar = progress_bar or _null_bar
     data = load_fashion_mnist(data_dir)

@@ -107,7 +107,7 @@ def test_report_bad_inputs(tiny_tflite_dir, tiny_model_dir, tmp_path):
     with pytest.raises(FashionEdgeError, match="not the model these"):
         build_report(tiny_tflite_dir, tmp_path / "out", keras_path=other, limit=20)
     result = CliRunner().invoke(main, ["report", str(tmp_path / "missing"), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 1 and "not found" in result.output
+    assert result.exit_code == 1 and "does not exist" in result.output
 
 
 def test_models_from_different_sources_are_flagged(tiny_tflite_dir, tmp_path):

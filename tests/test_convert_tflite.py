@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion_edge.edge.card import VARIANTS, card_path, model_filename, read_card, verify_model_file
+from fashion_edge.edge.card import card_path, read_card, verify_model_file
 from fashion_edge.edge.evaluate import predict_scores, top1_accuracy
 from fashion_edge.edge.runtime import make_interpreter
+from fashion_edge.edge.variants import VARIANTS, model_filename
 from fashion_edge.errors import FashionEdgeError
 
 pytestmark = pytest.mark.slow
@@ -100,13 +101,14 @@ def test_int8_io_takes_pixels_minus_128_and_agrees_with_uint8_io(tiny_model_dir,
 def test_an_op_without_int8_kernel_fails_loudly():
     import keras
 
-    from fashion_edge.convert.tflite import to_int8
+    from fashion_edge.convert.converter import convert_variant
+    from fashion_edge.edge.variants import BY_NAME
 
     inputs = keras.Input((28, 28, 1))
     outputs = keras.layers.Lambda(keras.ops.sin)(keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
     images = np.tile(np.array([0, 255], dtype=np.uint8), (10, 392)).reshape(10, 28, 28)
     with pytest.raises(FashionEdgeError, match="SIN would run in float"):
-        to_int8(keras.Model(inputs, outputs), images)
+        convert_variant(BY_NAME["int8"], keras.Model(inputs, outputs), images)
 
 
 def test_a_failed_verification_leaves_no_file_behind(tiny_model_dir, tmp_path, monkeypatch):
