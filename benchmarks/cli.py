@@ -125,7 +125,7 @@ def bench_group(ctx: click.Context, models_dir: Path | None = None, **options) -
 def _run(models_dir: Path | None, threads, runs, warmup, batch, out_dir, runtimes, keras_model, no_keras, pin_cpu,
          no_xnnpack, label, seed, data_dir, test_limit) -> None:  # fmt: skip
     from ..artifacts import ensure_writable_dir
-    from .device import tensorflow_version
+    from ..host import tensorflow_version
     from .models import discover
     from .report import markdown, write_reports
     from .run import BenchConfig, check_config, default_pin_cpu, run_benchmark

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import platform
 import socket
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..edge.runtime import available_runtimes
+from ..host import allowed_cpus, tensorflow_version
 
 DEVICE_TREE_MODEL = Path("/proc/device-tree/model")  # "Raspberry Pi 5 Model B Rev 1.0" on a Pi
 
@@ -43,24 +43,6 @@ def os_name() -> str:
         return f"{release.get('PRETTY_NAME', release.get('NAME', platform.system()))} ({platform.release()})"
     except OSError:
         return f"{platform.system()} {platform.release()}"
-
-
-def allowed_cpus() -> int:
-    """Cores this process may run on (fewer than the machine's under --pin-cpu, taskset or a container)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def tensorflow_version() -> str | None:
-    """TensorFlow's version from package metadata, without importing it (that takes seconds and memory)."""
-    for dist in ("tensorflow", "tensorflow-cpu"):
-        try:
-            return version(dist)
-        except PackageNotFoundError:
-            continue
-    return None
 
 
 def device_info(label: str | None = None, xnnpack: bool = False) -> dict[str, Any]:

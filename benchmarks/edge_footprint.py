@@ -142,7 +142,7 @@ def make_inputs(folder: Path, frames: int, seed: int = 0) -> tuple[Path, Path]:
     """A 640x480 photo-like JPEG of one test image, and an MJPG .avi of `frames` such photos (30 fps)."""
     import cv2
 
-    from ..train.data import load_fashion_mnist
+    from ..data import load_fashion_mnist
     from .photo_accuracy import FRAME_H, FRAME_W, render_photos
 
     data = load_fashion_mnist()
@@ -166,11 +166,11 @@ def make_inputs(folder: Path, frames: int, seed: int = 0) -> tuple[Path, Path]:
 def main(model_path: Path | None, runs: int, frames: int, json_out: Path | None) -> None:
     """Start-up time, peak RSS and 640x480 video throughput of edge-classify."""
     from ..artifacts import atomic_write_json
-    from ..edge.classifier import default_model_path
+    from ..edge.registry import shipped_model
     from ..errors import FashionEdgeError
 
     try:
-        model_path = (model_path or default_model_path("int8")).resolve()
+        model_path = (model_path or shipped_model("int8")).resolve()
     except FashionEdgeError as e:
         raise click.ClickException(str(e)) from e
     with tempfile.TemporaryDirectory(prefix="edge_footprint_") as tmp:

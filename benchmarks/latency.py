@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..edge.evaluate import to_model_input
+from ..edge.quant import quantize_input
 from ..edge.runtime import make_interpreter
 
 TARGET_ROUNDS = 20  # interleaving granularity: ~20 shuffled rounds whatever N is
@@ -81,7 +81,7 @@ class TFLiteRunner:
         if self.batch != 1:
             self.interpreter.resize_tensor_input(self._input_index, [self.batch, 28, 28, 1], strict=False)
             self.interpreter.allocate_tensors()
-        x = to_model_input(self.images_uint8, self.card)
+        x = quantize_input(self.images_uint8, self.card["input"])
         reps = -(-self.batch // len(x))  # ceil: enough images to fill one batch
         x = np.concatenate([x] * reps) if reps > 1 else x
         # Pre-built batches, so the timed region holds only what a caller of the interpreter does.

@@ -111,18 +111,18 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _test_images(spec: dict[str, Any], limit: int | None = None) -> np.ndarray:
-    from ..train.data import load_fashion_mnist
+    from ..data import load_fashion_mnist
 
     return load_fashion_mnist(spec.get("data_dir")).x_test[:limit]
 
 
 def _keras_accuracy(model: Any, spec: dict[str, Any]) -> float:
-    from ..train.data import load_fashion_mnist
+    from ..data import load_fashion_mnist
+    from ..train.keras_io import keras_logits
 
     data = load_fashion_mnist(spec.get("data_dir"))
     x, y = data.x_test[: spec.get("test_limit")], data.y_test[: spec.get("test_limit")]
-    logits = model.predict(x[..., None].astype(np.float32), batch_size=256, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=1) == y))
+    return float(np.mean(np.argmax(keras_logits(model, x, batch_size=256), axis=1) == y))
 
 
 def run_worker(spec: dict[str, Any], timeout_s: float = WORKER_TIMEOUT_S) -> dict[str, Any]:

@@ -20,6 +20,8 @@ import click
 import cv2
 import numpy as np
 
+from ..edge.registry import SHIPPED_VARIANTS
+
 FRAME_W, FRAME_H = 640, 480
 
 
@@ -95,7 +97,7 @@ def measure(model_path: Path, images: np.ndarray, labels: np.ndarray, seed: int 
 @click.command()
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A .tflite with its card beside it (default: the shipped int8 model).")  # fmt: skip
-@click.option("--variant", type=click.Choice(["int8", "float32"]), default="int8", show_default=True)
+@click.option("--variant", type=click.Choice(SHIPPED_VARIANTS), default="int8", show_default=True)
 @click.option("--per-class", type=click.IntRange(1, 1000), default=50, show_default=True,
               help="Test images per class (stratified sample).")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -106,13 +108,13 @@ def main(model_path: Path | None, variant: str, per_class: int, seed: int, json_
          save_examples: Path | None) -> None:  # fmt: skip
     """Accuracy of the edge preprocessing on photo-like renders of the Fashion-MNIST test set."""
     from ..artifacts import atomic_write_json, ensure_writable_dir
-    from ..edge.classifier import default_model_path
+    from ..data import load_fashion_mnist, stratified_sample
     from ..edge.preprocess import PreprocessConfig, naive_input, to_model_input
+    from ..edge.registry import shipped_model
     from ..errors import FashionEdgeError
-    from ..train.data import load_fashion_mnist, stratified_sample
 
     try:
-        model_path = model_path or default_model_path(variant)
+        model_path = model_path or shipped_model(variant)
         data = load_fashion_mnist()
         idx = stratified_sample(data.y_test, per_class, seed)
         result = {"model": str(model_path), "seed": seed,

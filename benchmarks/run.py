@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..data import load_fashion_mnist
 from ..edge.runtime import available_runtimes, resolve_runtime
 from ..errors import FashionEdgeError
-from ..train.data import load_fashion_mnist
+from ..host import tensorflow_version
 from . import latency
 from .accuracy import tflite_accuracy
-from .device import device_info, tensorflow_version
+from .device import device_info
 from .memory import run_worker
 from .models import BenchModel, discover
 from .schema import SCHEMA_NAME, SCHEMA_VERSION
@@ -116,7 +117,8 @@ def run_benchmark(cfg: BenchConfig, advance: Advance | None = None, total: Calla
                 step(1)
         keras_rows = [_keras_row(cfg, m, t, step) for m in models if m.is_keras for t in cfg.threads]
         latency.measure_interleaved(list(runners.values()), cfg.runs, cfg.warmup, cfg.seed, step)
-        device = device_info(cfg.label)  # inside the pinned block: cpus_allowed shows the pinning
+        # inside the pinned block: cpus_allowed shows the pinning
+        device = device_info(cfg.label, xnnpack=any(runner.xnnpack for runner in runners.values()))
     results = [
         _row(m, runner.runtime, t, cfg.batch, runner.samples_ms, True, accuracy[m.variant, rt],
              memory[m.variant, rt], runner.xnnpack)
@@ -124,7 +126,6 @@ def run_benchmark(cfg: BenchConfig, advance: Advance | None = None, total: Calla
         for runner in [runners[m.variant, rt, t]]
     ] + keras_rows  # fmt: skip
     add_ratios(results, baseline_runtime=runtimes[0])
-    device["xnnpack"] = any(r["xnnpack"] for r in results)
     return {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,

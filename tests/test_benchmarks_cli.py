@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from fashion_edge.benchmarks.schema import validate
 from fashion_edge.cli import main
-from fashion_edge.edge.card import VARIANTS
+from fashion_edge.edge.variants import VARIANTS
 
 THREADS = (1, 2)
 SHORT = ["--runs", "5", "--warmup", "2", "--threads", ",".join(map(str, THREADS))]
@@ -154,7 +154,7 @@ def test_pin_cpu_and_edge_only_install(tiny_tflite_dir, tmp_path):
 def test_without_models_dir_it_benchmarks_the_shipped_models(tiny_tflite_dir, tmp_path, monkeypatch):
     import fashion_edge.benchmarks.models as models
 
-    monkeypatch.setattr(models, "shipped_models_dir", lambda: tiny_tflite_dir)
+    monkeypatch.setattr(models, "shipped_dir", lambda: tiny_tflite_dir)
     result = _bench("--runs", "3", "--warmup", "1", "--threads", "1", "--test-limit", "300", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "bench.json").read_text())

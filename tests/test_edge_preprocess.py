@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from fashion_edge.benchmarks.photo_accuracy import render_photos
+from fashion_edge.data import stratified_sample
 from fashion_edge.edge.preprocess import (
     PreprocessConfig,
     is_dataset_style,
@@ -15,7 +16,6 @@ from fashion_edge.edge.preprocess import (
     to_model_input,
 )
 from fashion_edge.errors import FashionEdgeError
-from fashion_edge.train.data import stratified_sample
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +119,10 @@ def test_shipped_model_on_photo_renders(fmnist):
     Needs no TensorFlow (runs on an edge-only install). Measured on 1,000 renders: 93.2% dataset, 90.5% photo.
     """
     from fashion_edge.benchmarks.photo_accuracy import measure
-    from fashion_edge.edge.classifier import default_model_path
+    from fashion_edge.edge.registry import shipped_model
 
     try:
-        model = default_model_path("int8")
+        model = shipped_model("int8")
     except FashionEdgeError:
         pytest.skip("no shipped model in this checkout (make model)")
     idx = stratified_sample(fmnist.y_test, 20, seed=13)
