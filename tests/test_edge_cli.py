@@ -19,7 +19,7 @@ from conftest import BLOCK_TENSORFLOW
 from test_edge_sources import MjpegServer, _free_port
 
 from fashion_edge.benchmarks.photo_accuracy import render_photos
-from fashion_edge.train.data import CLASS_NAMES, stratified_sample
+from fashion_edge.data import CLASS_NAMES, stratified_sample
 
 RUNNER = (
     BLOCK_TENSORFLOW
