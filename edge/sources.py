@@ -18,9 +18,8 @@ import glob
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,7 +57,6 @@ class Frame:
     image: np.ndarray | None = None
     index: int | None = None  # frame number in a video or stream (None for a still image)
     error: str | None = None
-    timestamp: float = field(default_factory=time.monotonic)
 
 
 class Source(Protocol):
@@ -509,7 +507,6 @@ class LiveSource:
         get = getattr(self._cap, "get", None)
         self.fps = (float(get(cv2.CAP_PROP_FPS)) or None) if get else None
         self.status = "live"
-        self.reconnects = 0
         self._cond = threading.Condition()
         self._image: np.ndarray | None = None
         self._seq = 0  # frames captured so far; a jump between two delivered frames = frames dropped
@@ -557,7 +554,6 @@ class LiveSource:
                     self._error = f"stream lost{tried}{why}"
                     return
                 failures += 1
-                self.reconnects += 1
                 delay = min(BACKOFF_MAX_S, BACKOFF_START_S * 2 ** (failures - 1))
                 self._status(f"{self.name}: stream dropped{why}; reconnecting in {delay:g} s "
                              f"(attempt {failures}/{self.reconnect})")  # fmt: skip
