@@ -1,18 +1,18 @@
-"""The report's plots, rendered off-screen (Agg) to base64 PNGs. matplotlib is imported only here, only when called."""
+"""The report's plots, rendered off-screen (Agg) to PNGs. matplotlib is imported only here, only when called."""
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
+
+from ..render import figure_png
 
 
 def _label(run: dict[str, Any], result: dict[str, Any], many_runs: bool) -> str:
     return f"{run['device']['label']}: {result['format']}" if many_runs else result["format"]
 
 
-def figures_base64(runs: list[dict[str, Any]]) -> list[tuple[str, str]] | None:
-    """[(title, base64 PNG)] for latency distributions, accuracy vs p50 and model sizes; None without matplotlib."""
+def figures_png(runs: list[dict[str, Any]]) -> list[tuple[str, bytes]] | None:
+    """[(title, PNG)] for latency distributions, accuracy vs p50 and model sizes; None without matplotlib."""
     try:
         import matplotlib
 
@@ -27,15 +27,9 @@ def figures_base64(runs: list[dict[str, Any]]) -> list[tuple[str, str]] | None:
         figures.append(("Latency distribution per variant (ms, whiskers p1–p99)", _latency_figure(plt, pairs, many)))
         figures.append(("Accuracy vs p50 latency", _accuracy_figure(plt, pairs, many)))
         figures.append(("Model size", _size_figure(plt, pairs, many)))
-        return [(title, _png_base64(fig)) for title, fig in figures]
+        return [(title, figure_png(fig, dpi=100)) for title, fig in figures]
     finally:
         plt.close("all")
-
-
-def _png_base64(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _plain_log_ticks(axis) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
 from ..errors import FashionEdgeError
+from ..render import html_image, html_page, html_table, markdown_table
 from .schema import SCHEMA_NAME, SCHEMA_VERSION, SchemaError, runs_of, validate
 
 COLUMNS = ("Format", "Runtime", "Threads", "Size (KB)", "Accuracy", "p50 ms", "p90 ms", "p99 ms", "FPS",
@@ -61,12 +62,6 @@ def device_line(run: dict[str, Any]) -> str:
             f"in random order), accuracy on {c['test_images']} test images.")  # fmt: skip
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def markdown(doc: dict[str, Any]) -> str:
     """The report as Markdown: per device, the device line and the results table; merged docs add a pivot."""
     runs = runs_of(doc)
@@ -76,7 +71,7 @@ def markdown(doc: dict[str, Any]) -> str:
                   cross_device_table(runs), ""]  # fmt: skip
     for run in runs:
         parts += [f"## {run['device']['label']} — {run['created_at']}", "", device_line(run), "",
-                  _md_table(list(COLUMNS), [table_row(r) for r in run["results"]]), ""]  # fmt: skip
+                  markdown_table(list(COLUMNS), [table_row(r) for r in run["results"]]), ""]  # fmt: skip
     parts += [
         "Speed-up = float32 TFLite p50 / this p50 (same runtime, threads and run). FPS = batch × 1000 / p50.",
         "Peak RSS and start-up (spawn to first inference output) come from a fresh process per model.",
@@ -100,37 +95,25 @@ def cross_device_table(runs: list[dict[str, Any]], threads: int = 1) -> str:
             else:
                 cells.append("—")
         rows.append(cells)
-    return _md_table(["Format", *labels], rows)
+    return markdown_table(["Format", *labels], rows)
 
 
 def html_report(doc: dict[str, Any]) -> str:
     """A self-contained HTML page: tables plus plots embedded as base64 PNGs (no external files or scripts)."""
-    from .plots import figures_base64
+    from .plots import figures_png
 
     runs = runs_of(doc)
     body = ["<h1>fashion-edge benchmark</h1>"]
     for run in runs:
         body.append(f"<h2>{html.escape(run['device']['label'])} — {html.escape(run['created_at'])}</h2>")
         body.append(f"<p>{html.escape(device_line(run))}</p>")
-        body.append(_html_table(list(COLUMNS), [table_row(r) for r in run["results"]]))
-    figures = figures_base64(runs)
+        body.append(html_table(COLUMNS, [table_row(r) for r in run["results"]]))
+    figures = figures_png(runs)
     if figures is None:
         body.append("<p><em>Plots need matplotlib: <code>pip install matplotlib</code>, then re-run.</em></p>")
     else:
-        for title, png in figures:
-            alt = html.escape(title, quote=True)
-            body.append(f"<h2>{alt}</h2><img alt='{alt}' src='data:image/png;base64,{png}'>")
-    style = ("body{font-family:sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}td:first-child{text-align:left}"
-             "img{max-width:100%}")  # fmt: skip
-    return ("<!doctype html>\n<html><head><meta charset='utf-8'><title>fashion-edge benchmark</title>"
-            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
-
-
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
+        body += [f"<h2>{html.escape(title)}</h2>" + html_image(title, png) for title, png in figures]
+    return html_page("fashion-edge benchmark", body)
 
 
 def write_reports(doc: dict[str, Any], out_dir: Path) -> list[Path]:

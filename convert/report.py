@@ -7,11 +7,8 @@ The per-layer section needs the source Keras model (QuantizationDebugger convert
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import platform
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +22,12 @@ from ..data import CLASS_NAMES, load_fashion_mnist
 from ..edge.evaluate import predict_scores
 from ..edge.registry import Model, find_models
 from ..errors import FashionEdgeError
+from ..render import figure_png, html_image, html_page, html_table, markdown_table
 
-# The shipped recipe's targets (issue 3): int8 close to float, agreeing with it, and small.
+# The shipped recipe's targets: int8 close to float, agreeing with it, and small.
 TARGETS = {"max_int8_drop_pp": 0.3, "min_int8_agreement": 0.993, "max_int8_size_bytes": 150 * 1024}
 MAX_FLIP_EXAMPLES = 48
+FIGURE_DPI = 110
 DEFAULT_DEBUG_IMAGES = 500
 DEFAULT_DENYLIST_LAYERS = 3
 SELECTIVE_WORTH_PP = 0.3  # the int8 drop target's size: a smaller gain does not change what we ship
@@ -67,12 +66,6 @@ def per_class_accuracy(labels: np.ndarray, predictions: np.ndarray, num_classes:
 # --- figures (matplotlib's object API: no pyplot global state, Agg canvas) ----------------------------------------
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return buf.getvalue()
-
-
 def confusion_figure(matrices: dict[str, np.ndarray]) -> bytes:
     """One panel per variant plus, for two, their difference (second minus first) where the models disagree."""
     from matplotlib.figure import Figure
@@ -95,7 +88,7 @@ def confusion_figure(matrices: dict[str, np.ndarray]) -> bytes:
         ax.set_yticks(range(10), names, fontsize=9)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-    return _png(fig)
+    return figure_png(fig, dpi=FIGURE_DPI)
 
 
 def flips_figure(images: np.ndarray, labels: np.ndarray, float_pred: np.ndarray, int8_pred: np.ndarray) -> bytes:
@@ -112,7 +105,7 @@ def flips_figure(images: np.ndarray, labels: np.ndarray, float_pred: np.ndarray,
         ax.imshow(img, cmap="gray", vmin=0, vmax=255)
         colour = "green" if q == y else ("red" if f == y else "black")
         ax.set_title(f"true {CLASS_NAMES[y]}\nf32 {CLASS_NAMES[f]}\nint8 {CLASS_NAMES[q]}", fontsize=7.5, color=colour)
-    return _png(fig)
+    return figure_png(fig, dpi=FIGURE_DPI)
 
 
 def layer_figure(layers: list[dict[str, Any]], noise: float) -> bytes:
@@ -125,7 +118,7 @@ def layer_figure(layers: list[dict[str, Any]], noise: float) -> bytes:
     ax.axvline(noise, color="grey", linestyle="--", label=f"pure rounding noise ({noise:.2f})")
     ax.set_xlabel("RMSE / scale (quantization steps)")
     ax.legend(loc="lower right", fontsize=8)
-    return _png(fig)
+    return figure_png(fig, dpi=FIGURE_DPI)
 
 
 # --- the report ---------------------------------------------------------------------------------------------------
@@ -312,12 +305,6 @@ def _compare_int8(report, figures: Figures, reference: VariantEval, int8: Varian
 # --- rendering ----------------------------------------------------------------------------------------------------
 
 
-def _md_table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 @dataclass(frozen=True)
 class Section:
     title: str
@@ -414,17 +401,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     for s in _sections(report):
         parts += [f"## {s.title}", "", s.text, ""]
         if s.header:
-            parts += [_md_table(list(s.header), [list(r) for r in s.rows]), ""]
+            parts += [markdown_table(s.header, s.rows), ""]
         if s.image:
             parts += [f"![{s.title}]({s.image})", ""]
     return "\n".join(parts)
-
-
-def _html_cell(value: Any) -> str:
-    """Numbers right-aligned (digits line up), text left."""
-    text = str(value)
-    numeric = re.fullmatch(r"[-+]?[\d.]+", text) is not None
-    return f'<td class="num">{text}</td>' if numeric else f"<td>{html.escape(text)}</td>"
 
 
 def render_html(report: dict[str, Any], png: dict[str, bytes]) -> str:
@@ -434,19 +414,10 @@ def render_html(report: dict[str, Any], png: dict[str, bytes]) -> str:
     for s in _sections(report):
         body += [f"<h2>{e(s.title)}</h2>", f"<p>{e(s.text)}</p>"]
         if s.header:
-            body.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in s.header) + "</tr>")
-            body += ["<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in s.rows]
-            body.append("</table>")
+            body.append(html_table(s.header, s.rows))
         if s.image and s.image in png:
-            data = base64.b64encode(png[s.image]).decode("ascii")
-            body.append(f'<img alt="{e(s.title)}" src="data:image/png;base64,{data}">')
-    style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
-             "text-align:left;font-size:14px}td.num{text-align:right}th{background:#f0f0f0}"
-             "img{max-width:100%;border:1px solid #eee}"
-             "code{background:#f4f4f4;padding:1px 4px}")  # fmt: skip
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{e(report['title'])}</title>"
-            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
+            body.append(html_image(s.title, png[s.image]))
+    return html_page(report["title"], body)
 
 
 def _write(out_dir: Path, report: dict[str, Any], figures: Figures) -> None:
