@@ -13,8 +13,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import FashionEdgeError
-from ..options import data_dir_option, out_dir_option
+from ..options import data_dir_option, out_dir_option, user_errors
 
 MODELS_DIR_PARAM = "models_dir"
 
@@ -116,10 +115,8 @@ def bench_group(ctx: click.Context, models_dir: Path | None = None, **options) -
     """
     if ctx.invoked_subcommand is not None:
         return
-    try:
+    with user_errors():
         _run(models_dir, **options)
-    except FashionEdgeError as e:
-        raise click.ClickException(str(e)) from e
 
 
 def _run(models_dir: Path | None, threads, runs, warmup, batch, out_dir, runtimes, keras_model, no_keras, pin_cpu,
@@ -158,10 +155,8 @@ def merge_command(inputs: tuple[Path, ...], out_dir: Path) -> None:
     """Join bench.json files (e.g. a laptop's and a Raspberry Pi's) into one cross-device report."""
     from .report import load, markdown, merge, write_reports
 
-    try:
+    with user_errors():
         doc = merge([load(p) for p in inputs])
         paths = write_reports(doc, out_dir)
-    except FashionEdgeError as e:
-        raise click.ClickException(str(e)) from e
     click.echo(markdown(doc))
     click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)

@@ -167,12 +167,10 @@ def main(model_path: Path | None, runs: int, frames: int, json_out: Path | None)
     """Start-up time, peak RSS and 640x480 video throughput of edge-classify."""
     from ..artifacts import atomic_write_json
     from ..edge.registry import shipped_model
-    from ..errors import FashionEdgeError
+    from ..options import user_errors
 
-    try:
+    with user_errors():
         model_path = (model_path or shipped_model("int8")).resolve()
-    except FashionEdgeError as e:
-        raise click.ClickException(str(e)) from e
     with tempfile.TemporaryDirectory(prefix="edge_footprint_") as tmp:
         image, video = make_inputs(Path(tmp), frames)
         args = ["--model", str(model_path), str(image)]

@@ -111,9 +111,9 @@ def main(model_path: Path | None, variant: str, per_class: int, seed: int, json_
     from ..data import load_fashion_mnist, stratified_sample
     from ..edge.preprocess import PreprocessConfig, naive_input, to_model_input
     from ..edge.registry import shipped_model
-    from ..errors import FashionEdgeError
+    from ..options import user_errors
 
-    try:
+    with user_errors():
         model_path = model_path or shipped_model(variant)
         data = load_fashion_mnist()
         idx = stratified_sample(data.y_test, per_class, seed)
@@ -127,8 +127,6 @@ def main(model_path: Path | None, variant: str, per_class: int, seed: int, json_
                 cv2.imwrite(str(save_examples / f"naive_{i}.png"), naive_input(frame))
         if json_out:
             atomic_write_json(json_out, result)
-    except FashionEdgeError as e:
-        raise click.ClickException(str(e)) from e
     click.echo(json.dumps(result, indent=2))
 
 

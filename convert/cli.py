@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from ..edge.variants import VARIANTS
-from ..errors import FashionEdgeError
-from ..options import data_dir_option, out_dir_option, progress_bar
+from ..options import data_dir_option, out_dir_option, progress_bar, user_errors
 from .calibration import DEFAULT_CALIBRATION_IMAGES, MIN_CALIBRATION_IMAGES
 from .converter import IO_TYPES
 
@@ -82,7 +81,7 @@ def convert_command(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO/WARNING lines are not actionable here
     from .tflite import convert_model, parse_variants
 
-    try:
+    with user_errors():
         results = convert_model(
             model_path,
             out_dir,
@@ -97,8 +96,6 @@ def convert_command(
             qat_epochs=qat_epochs,
             progress_bar=progress_bar,
         )
-    except FashionEdgeError as e:
-        raise click.ClickException(str(e)) from e
     click.echo(f"{'variant':<8}  {'size KB':>8}  {'accuracy':>8}  {'agreement':>9}  {'drop pp':>7}  file")
     for r in results:
         click.echo(f"{r.variant:<8}  {r.size_bytes / 1024:8.1f}  {r.test_accuracy:8.4f}  {r.agreement_with_float:9.4f}"

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import FashionEdgeError
-from ..options import data_dir_option, out_dir_option, progress_bar
+from ..options import data_dir_option, out_dir_option, progress_bar, user_errors
 from .report import DEFAULT_DEBUG_IMAGES, DEFAULT_DENYLIST_LAYERS
 
 
@@ -51,7 +50,7 @@ def report_command(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO/WARNING lines are not actionable here
     from .report import build_report
 
-    try:
+    with user_errors():
         report = build_report(
             models_dir,
             out_dir,
@@ -62,8 +61,6 @@ def report_command(
             denylist_layers=denylist_layers,
             progress_bar=progress_bar,
         )
-    except FashionEdgeError as e:
-        raise click.ClickException(str(e)) from e
     for v in report["variants"]:
         click.echo(f"{v['variant']:<8} {v['size_bytes'] / 1024:7.1f} KB  accuracy {v['test_accuracy']:.4f}")
     if "int8_vs_float32" in report:
