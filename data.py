@@ -1,6 +1,7 @@
-"""Fashion-MNIST from its IDX `.gz` files: search, download fallback, strict parsing, stratified splits.
+"""The data stage: Fashion-MNIST from its IDX `.gz` files (search, download fallback, strict parsing, stratified
+splits). Every stage reads the data from here; it imports nothing of the pipeline.
 
-No TensorFlow here: the loader is plain numpy so convert/, benchmarks/ and tests can use it cheaply.
+No TensorFlow here: the loader is plain numpy so train/, convert/, benchmarks/ and tests can use it cheaply.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def _has_all(directory: Path) -> bool:
 
 
 def find_data_dir(data_dir: Path | None = None, *, download: bool = True) -> Path:
-    """Return the first directory holding all four files, in DESIGN.md's search order."""
+    """Return the first directory holding all four files. Search order: `data_dir`, $FASHION_MNIST_DIR,
+    /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist), the Keras cache, then a download."""
     if data_dir is not None:
         data_dir = Path(data_dir)
         if not _has_all(data_dir):
