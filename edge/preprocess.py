@@ -28,13 +28,13 @@ import cv2
 import numpy as np
 
 from ..errors import FashionEdgeError
+from .locate import MIN_INK, NOISE_FLOOR, Candidate, Scene, analyse, ink
 
 MODEL_SIZE = 28
 PREPROCESS_MODES = ("auto", "photo", "dataset")
 INVERT_MODES = ("auto", "on", "off")
 DATASET_MAX_SIDE = 64  # auto: an image this small with a dark border is taken as already dataset-style
-WORK_SIDE = 160  # photo mode finds the object on a copy this size; the crop itself comes from the full frame
-MIN_INK = 0.05  # Fashion-MNIST trimmed edges within 5% of the background colour; the same floor here
+CROP_SIDE = 112  # the object's crop is cut from the full frame and area-averaged to at most this (4x the input)
 SHARPEN_AMOUNT = 0.5
 
 
@@ -122,126 +122,64 @@ def dataset_input(gray: np.ndarray, invert: str = "auto") -> np.ndarray:
     return fit_to_square(gray)
 
 
-def _design(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Quadratic surface terms in coordinates normalised to [-1, 1], so the fit is independent of image size."""
-    return np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=-1)
+@dataclass(frozen=True)
+class Preprocessed:
+    """A frame made ready for the model: one 28x28 input per candidate object (best first), where each came from,
+    and the preprocessing's evidence that there is nothing in view (`nothing`, a reason, or None)."""
+
+    inputs: list[np.ndarray]
+    boxes: list[tuple[int, int, int, int] | None]  # (x, y, w, h) in frame pixels; None: the whole frame
+    nothing: str | None = None
+
+    @property
+    def model_input(self) -> np.ndarray:
+        return self.inputs[0]
 
 
-def _norm_coords(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    return (xs + 0.5) / w * 2 - 1, (ys + 0.5) / h * 2 - 1
+def _crop_input(frame: np.ndarray, scene: Scene, candidate: Candidate) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The candidate's ink cut from the full-resolution frame (at most CROP_SIDE px), uprighted, trimmed, 28x28."""
+    x0, y0, x1, y1 = scene.frame_box(candidate, margin=2 if candidate.angle else 1)
+    region = to_gray(frame[y0:y1, x0:x1])
+    crop_factor = min(1.0, CROP_SIDE / max(region.shape))
+    if crop_factor < 1.0:
+        size = (max(1, round(region.shape[1] * crop_factor)), max(1, round(region.shape[0] * crop_factor)))
+        region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+    ch, cw = region.shape
+    fh, fw = scene.shape
+    # the lighting model at the crop's pixels: the quadratic surface times the (working-resolution) shadow map
+    xs = x0 + (np.arange(cw, dtype=np.float32) + 0.5) * (x1 - x0) / cw
+    ys = y0 + (np.arange(ch, dtype=np.float32) + 0.5) * (y1 - y0) / ch
+    background = scene.lighting.at(xs / fw * 2 - 1, ys / fh * 2 - 1)
+    object_ink = ink(region, background, scene.dark_object)
+    if candidate.angle:
+        rot = cv2.getRotationMatrix2D((cw / 2, ch / 2), candidate.angle, 1.0)
+        object_ink = cv2.warpAffine(object_ink, rot, (cw, ch), flags=cv2.INTER_LINEAR, borderValue=0.0)
+    floor = max(MIN_INK, NOISE_FLOOR * scene.noise)
+    rows, cols = _ink_extent(cv2.GaussianBlur(object_ink, (3, 3), 0) > floor)
+    object_ink = object_ink[rows, cols]
+    square = fit_to_square(object_ink)
+    peak = float(np.sort(square.ravel())[-3])  # Fashion-MNIST images reach full white: stretch the ink to it
+    square = square * (1.0 / max(peak, floor, 1e-3))
+    box = (x0, y0, x1 - x0, y1 - y0)
+    return sharpen(np.clip(square * 255.0, 0, 255).round().astype(np.uint8)), box
 
 
-def _robust_sigma(residual: np.ndarray) -> float:
-    """Noise level from the median absolute deviation (1.4826 makes it sigma for Gaussian noise)."""
-    return float(1.4826 * np.median(np.abs(residual - np.median(residual)))) + 1e-3
+def photo_preprocess(frame: np.ndarray, invert: str = "auto") -> Preprocessed:
+    """A photo of a garment (BGR or gray, any size and lighting) -> Preprocessed (see the module docstring)."""
+    scene = analyse(frame, invert)
+    if not scene.candidates:  # an empty scene: show the model a blank input rather than noise blown up
+        return Preprocessed([np.zeros((MODEL_SIZE, MODEL_SIZE), np.uint8)], [None], scene.reason)
+    inputs, boxes = [], []
+    for candidate in scene.candidates:
+        model_input, box = _crop_input(frame, scene, candidate)
+        inputs.append(model_input)
+        boxes.append(box)
+    return Preprocessed(inputs, boxes, scene.reason)
 
 
-def fit_background(work: np.ndarray, iterations: int = 3, stride: int = 2) -> tuple[np.ndarray, float]:
-    """Fit a smooth (quadratic) illumination surface to the background of `work` (float32 gray).
-
-    Starts from the border band (where the background almost always is), rejecting outliers, then refits on every
-    pixel whose residual is within the noise: the garment is never part of the fit, the lighting gradient is.
-    Fitted on every `stride`-th row and column (subsampled, not averaged, so the noise level stays that of
-    `work`). Returns the coefficients and the background noise sigma.
-    """
-    h, w = work.shape
-    ys, xs = np.mgrid[0:h:stride, 0:w:stride]
-    u, v = _norm_coords(ys.ravel().astype(np.float32), xs.ravel().astype(np.float32), h, w)
-    a_all, z_all = _design(u, v), work[::stride, ::stride].ravel()
-    b = max(1, round(min(ys.shape) * 0.06))
-    band = np.zeros(ys.shape, dtype=bool)
-    band[:b], band[-b:], band[:, :b], band[:, -b:] = True, True, True, True
-    band = band.ravel()
-    use = band
-    coef = np.zeros(6, dtype=np.float64)
-    sigma = 1.0
-    for step in range(iterations * 2):
-        a = a_all[use]
-        coef = np.linalg.solve(a.T @ a + 1e-6 * np.eye(6), a.T @ z_all[use])  # normal equations: 6x6, fast
-        residual = z_all - a_all @ coef
-        sigma = _robust_sigma(residual[use])
-        limit = max(3.0 * sigma, 2.0)
-        # first half: refine within the band; second half: grow to all background-looking pixels
-        use = (band if step < iterations else True) & (np.abs(residual) < limit)
-        if use.sum() < 12:  # everything is "object": keep the last good fit
-            break
-    return coef, sigma
-
-
-def _background_at(coef: np.ndarray, h: int, w: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-    """Evaluate the fitted surface for rows y0:y1, cols x0:x1 of an h x w image (broadcast: no per-pixel terms)."""
-    u, v = _norm_coords(np.arange(y0, y1, dtype=np.float32)[:, None], np.arange(x0, x1, dtype=np.float32)[None], h, w)
-    c = coef.astype(np.float32)
-    return (c[0] + c[1] * u + c[3] * u * u) + (c[2] + c[5] * v) * v + c[4] * u * v
-
-
-def _ink(gray: np.ndarray, background: np.ndarray, dark_object: bool) -> np.ndarray:
-    """0..1: how far each pixel is from the background, towards black (dark object) or white (light object)."""
-    g = gray.astype(np.float32)
-    if dark_object:
-        return np.clip(1.0 - g / np.maximum(background, 1.0), 0.0, 1.0)
-    return np.clip((g - background) / np.maximum(255.0 - background, 1.0), 0.0, 1.0)
-
-
-def _object_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Bounding box (y0, y1, x0, x1) of the object: the largest blob plus the sizeable blobs near it.
-
-    Growing from the largest blob (a sandal's straps and sole are separate blobs, but close together) ignores
-    what lies far away: a dark corner the lighting model missed, a cable at the frame edge, specks of noise.
-    """
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return None
-    blobs = stats[1:]
-    areas = blobs[:, cv2.CC_STAT_AREA]
-    x0, y0, w, h = blobs[np.argmax(areas), :4]
-    box = [int(x0), int(y0), int(x0 + w), int(y0 + h)]
-    gap = 0.06 * max(mask.shape)
-    candidates = [tuple(int(v) for v in b[:4]) for b in blobs[areas >= max(4, 0.02 * areas.max())]]
-    grown = True
-    while grown:
-        grown = False
-        for bx, by, bw, bh in candidates:
-            near = bx - gap <= box[2] and bx + bw + gap >= box[0] and by - gap <= box[3] and by + bh + gap >= box[1]
-            inside = bx >= box[0] and by >= box[1] and bx + bw <= box[2] and by + bh <= box[3]
-            if near and not inside:
-                box = [min(box[0], bx), min(box[1], by), max(box[2], bx + bw), max(box[3], by + bh)]
-                grown = True
-    return box[1], box[3], box[0], box[2]
-
-
-def photo_input(gray: np.ndarray, invert: str = "auto") -> np.ndarray:
-    """A photo of one garment, any size and lighting -> 28x28 light-on-dark (see the module docstring)."""
-    h, w = gray.shape
-    factor = min(1.0, WORK_SIDE / max(h, w))
-    # at least 1 px per side (a 5x5000 strip would round to 0 rows); the flag is a keyword: positionally it is `dst`
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    work = gray if factor == 1.0 else cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    work = cv2.GaussianBlur(work.astype(np.float32), (3, 3), 0)
-    wh, ww = work.shape
-    coef, sigma = fit_background(work)
-    background = _background_at(coef, wh, ww, 0, wh, 0, ww)
-    residual = work - background
-    if invert == "auto":
-        # the object is whatever departs from the background most: darker (a garment on paper) or lighter
-        far = np.abs(residual) > max(4.0 * sigma, 4.0)
-        dark_object = float(-residual[far & (residual < 0)].sum()) >= float(residual[far & (residual > 0)].sum())
-    else:
-        dark_object = invert == "on"
-    ink = _ink(work, background, dark_object)
-    noise = sigma / max(float(np.median(background)) if dark_object else 255.0 - float(np.median(background)), 1.0)
-    box = _object_box(ink > max(MIN_INK, 4.0 * noise))
-    if box is None:  # an empty scene: show the model the whole (blank) view rather than noise blown up
-        return fit_to_square((ink * 255).round().astype(np.uint8))
-    # back to full-resolution coordinates, one working pixel of margin for the downscale's rounding
-    y0, y1, x0, x1 = box
-    y0, x0 = max(0, int((y0 - 1) / factor)), max(0, int((x0 - 1) / factor))
-    y1, x1 = min(h, int(np.ceil((y1 + 1) / factor))), min(w, int(np.ceil((x1 + 1) / factor)))
-    full_ink = _ink(gray[y0:y1, x0:x1], _background_at(coef, h, w, y0, y1, x0, x1), dark_object)
-    if factor < 1.0:  # the box is only as exact as the working copy: trim again at full resolution
-        rows, cols = _ink_extent(cv2.GaussianBlur(full_ink, (3, 3), 0) > max(MIN_INK, 4.0 * noise))
-        full_ink = full_ink[rows, cols]
-    return sharpen(fit_to_square((full_ink * 255).round().astype(np.uint8)))
+def photo_input(frame: np.ndarray, invert: str = "auto") -> np.ndarray:
+    """A photo of one garment -> 28x28 light-on-dark: the most prominent object's input."""
+    return photo_preprocess(frame, invert).model_input
 
 
 def sharpen(image: np.ndarray, amount: float = SHARPEN_AMOUNT, sigma: float = 1.0) -> np.ndarray:
@@ -263,16 +201,29 @@ def _ink_extent(mask: np.ndarray) -> tuple[slice, slice]:
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
-def to_model_input(frame: np.ndarray, config: PreprocessConfig | None = None) -> np.ndarray:
-    """A BGR (or gray) uint8 frame of any size -> (28, 28) uint8, light object on dark, as the model expects."""
+def preprocess(frame: np.ndarray, config: PreprocessConfig | None = None) -> Preprocessed:
+    """A BGR (or gray) uint8 frame of any size -> Preprocessed: the model input(s), their boxes, nothing evidence."""
     config = config or PreprocessConfig()
-    gray = to_gray(crop_roi(np.asarray(frame), config.roi))
-    if gray.size == 0:
+    frame = crop_roi(np.asarray(frame), config.roi)
+    if frame.size == 0:
         raise FashionEdgeError("empty image (0 pixels)")
     mode = config.mode
     if mode == "auto":
-        mode = "dataset" if is_dataset_style(gray) else "photo"
-    return dataset_input(gray, config.invert) if mode == "dataset" else photo_input(gray, config.invert)
+        mode = "dataset" if max(frame.shape[:2]) <= DATASET_MAX_SIDE and is_dataset_style(to_gray(frame)) else "photo"
+    if mode == "dataset":
+        return Preprocessed([dataset_input(to_gray(frame), config.invert)], [None])
+    to_gray(frame[:1, :1])  # the same dtype and shape checks as the dataset path
+    result = photo_preprocess(frame, config.invert)
+    if config.roi is not None:  # boxes in the frame's coordinates, not the ROI's
+        rx, ry = config.roi[:2]
+        result = Preprocessed(result.inputs, [b and (b[0] + rx, b[1] + ry, b[2], b[3]) for b in result.boxes],
+                              result.nothing)  # fmt: skip
+    return result
+
+
+def to_model_input(frame: np.ndarray, config: PreprocessConfig | None = None) -> np.ndarray:
+    """A BGR (or gray) uint8 frame of any size -> (28, 28) uint8, light object on dark, as the model expects."""
+    return preprocess(frame, config).model_input
 
 
 def naive_input(frame: np.ndarray) -> np.ndarray:
