@@ -1,29 +1,31 @@
-"""Shared fixtures. The tiny model is trained once per session on a slice of the real data (TensorFlow needed)."""
+"""Shared fixtures (helpers live in helpers.py). The tiny model is trained once per session on a slice of the real
+data (TensorFlow needed); `edge_models` is what the edge and benchmark tests run: that tiny model converted when
+TensorFlow is installed, else the models shipped in the package, so those tests also run on an edge-only install.
+
+Every test that needs TensorFlow is marked `slow`: explicitly, or here, by the fixtures it uses.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from helpers import BLOCK_TENSORFLOW, TINY_STAGES  # noqa: F401 - re-exported: `from conftest import ...` still works
 
 from fashion_edge.data import FashionMNIST, load_fashion_mnist
+from fashion_edge.edge.registry import shipped_dir
+from fashion_edge.host import module_installed
 
-# Python source that makes TensorFlow, Keras and tf-keras unimportable in a subprocess (prefix it to the code run
-# there). Every attempt is recorded and reported on stderr at exit, so a test can prove none was even tried.
-BLOCK_TENSORFLOW = """
-import atexit, importlib.abc, sys
-attempts = []
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
-            attempts.append(name)
-            raise ImportError("blocked: " + name)
-sys.meta_path.insert(0, Block())
-atexit.register(lambda: attempts and print("TF IMPORT ATTEMPTED:", attempts, file=sys.stderr))
-"""
+HAVE_TENSORFLOW = module_installed("tensorflow")
+# fixtures that train or convert, so a test using one needs TensorFlow (edge_models only where it is installed)
+TRAINED = {"tiny_training", "tiny_model_dir", "tiny_tflite_dir"}
+TENSORFLOW_FIXTURES = TRAINED | {"edge_models"} if HAVE_TENSORFLOW else TRAINED
 
-# A model small enough to train in seconds on a slice, yet it must learn (tests assert it beats chance).
-TINY_STAGES = ((8,), (16,), (16,))
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if TENSORFLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +62,10 @@ def tiny_tflite_dir(tiny_model_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_tflite")
     convert_model(tiny_model_dir / "model.keras", out, calibration_images=100, verify_limit=500)
     return out
+
+
+@pytest.fixture(scope="session")
+def edge_models(request) -> Path:
+    """fashion_int8 and fashion_float32 (+ cards) for the edge and benchmark tests: `tiny_tflite_dir` when
+    TensorFlow is installed (the pipeline end to end), else the shipped small models (an edge-only install)."""
+    return request.getfixturevalue("tiny_tflite_dir") if HAVE_TENSORFLOW else shipped_dir()

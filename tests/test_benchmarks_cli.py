@@ -1,4 +1,5 @@
-"""`fashion-edge bench` end to end on the tiny converted models: a short run, its JSON, tables, merge, bad input."""
+"""`fashion-edge bench` end to end: a short run over the tiny converted models, its JSON, tables, merge, bad input
+(the runs without Keras also on the shipped models of an edge-only install)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,15 @@ from click.testing import CliRunner
 
 from fashion_edge.benchmarks.schema import validate
 from fashion_edge.cli import main
-from fashion_edge.edge.variants import VARIANTS
+from fashion_edge.edge.variants import VARIANTS, model_filename
 
 THREADS = (1, 2)
 SHORT = ["--runs", "5", "--warmup", "2", "--threads", ",".join(map(str, THREADS))]
+
+
+def present(models_dir: Path) -> set[str]:
+    """The variants a folder holds (the tiny conversion: all four; the shipped folder: int8 and float32)."""
+    return {v for v in VARIANTS if (models_dir / model_filename(v)).is_file()}
 
 
 def _bench(*args: str):
@@ -102,13 +108,13 @@ def test_merge_refuses_a_file_that_is_not_a_bench_result(tmp_path):
         (["--runtime", "onnx"], "unknown runtime"),
     ],
 )
-def test_bad_numbers_are_refused_before_anything_is_written(tiny_tflite_dir, tmp_path, args, message):
-    result = _bench(str(tiny_tflite_dir), *SHORT, *args, "--out", str(tmp_path / "out"))
+def test_bad_numbers_are_refused_before_anything_is_written(edge_models, tmp_path, args, message):
+    result = _bench(str(edge_models), *SHORT, *args, "--out", str(tmp_path / "out"))
     assert result.exit_code != 0 and message in result.output
     assert not (tmp_path / "out" / "bench.json").exists()
 
 
-def test_empty_dir_missing_card_and_wrong_dir(tiny_tflite_dir, tmp_path):
+def test_empty_dir_missing_card_and_wrong_dir(edge_models, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     result = _bench(str(empty), *SHORT, "--out", str(tmp_path / "o1"))
@@ -116,7 +122,7 @@ def test_empty_dir_missing_card_and_wrong_dir(tiny_tflite_dir, tmp_path):
     result = _bench(str(tmp_path / "nope"), *SHORT, "--out", str(tmp_path / "o2"))
     assert result.exit_code == 1 and "does not exist" in result.output
     no_card = tmp_path / "no_card"
-    shutil.copytree(tiny_tflite_dir, no_card)
+    shutil.copytree(edge_models, no_card)
     (no_card / "fashion_int8.json").unlink()
     result = _bench(str(no_card), *SHORT, "--out", str(tmp_path / "o3"))
     assert result.exit_code == 1 and "no model card fashion_int8.json" in result.output
@@ -131,14 +137,14 @@ def test_subcommand_name_is_not_taken_for_models_dir(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
-def test_pin_cpu_and_edge_only_install(tiny_tflite_dir, tmp_path):
+def test_pin_cpu_and_edge_only_install(edge_models, tmp_path):
     """With TensorFlow, Keras and matplotlib unimportable (an edge install), a pinned run works and records the core;
     bench.html then says how to get the plots."""
     code = (
         "import sys\n"
         "for name in ('tensorflow', 'keras', 'matplotlib'): sys.modules[name] = None\n"
         "from fashion_edge.cli import main\n"
-        f"main(['bench', {str(tiny_tflite_dir)!r}, '--runs', '3', '--warmup', '1', '--threads', '1', "
+        f"main(['bench', {str(edge_models)!r}, '--runs', '3', '--warmup', '1', '--threads', '1', "
         f"'--test-limit', '200', '--pin-cpu', '--out', {str(tmp_path)!r}])"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
@@ -147,23 +153,23 @@ def test_pin_cpu_and_edge_only_install(tiny_tflite_dir, tmp_path):
     validate(doc)
     assert doc["config"]["pin_cpu"] == max(os.sched_getaffinity(0))
     assert doc["device"]["cpus_allowed"] == 1
-    assert {r["variant"] for r in doc["results"]} == set(VARIANTS)
+    assert {r["variant"] for r in doc["results"]} == present(edge_models)
     assert "Plots need matplotlib" in (tmp_path / "bench.html").read_text()
 
 
-def test_without_models_dir_it_benchmarks_the_shipped_models(tiny_tflite_dir, tmp_path, monkeypatch):
+def test_without_models_dir_it_benchmarks_the_shipped_models(edge_models, tmp_path, monkeypatch):
     import fashion_edge.benchmarks.models as models
 
-    monkeypatch.setattr(models, "shipped_dir", lambda: tiny_tflite_dir)
+    monkeypatch.setattr(models, "shipped_dir", lambda: edge_models)
     result = _bench("--runs", "3", "--warmup", "1", "--threads", "1", "--test-limit", "300", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "bench.json").read_text())
-    assert doc["config"]["models_dir"] == str(tiny_tflite_dir) and doc["config"]["test_images"] == 300
-    assert {r["variant"] for r in doc["results"]} == set(VARIANTS)
+    assert doc["config"]["models_dir"] == str(edge_models) and doc["config"]["test_images"] == 300
+    assert {r["variant"] for r in doc["results"]} == present(edge_models)
 
 
-def test_no_xnnpack_runs_on_builtin_kernels(tiny_tflite_dir, tmp_path):
-    result = _bench(str(tiny_tflite_dir), "--runs", "3", "--warmup", "1", "--threads", "1", "--test-limit", "300",
+def test_no_xnnpack_runs_on_builtin_kernels(edge_models, tmp_path):
+    result = _bench(str(edge_models), "--runs", "3", "--warmup", "1", "--threads", "1", "--test-limit", "300",
                     "--no-xnnpack", "--out", str(tmp_path))  # fmt: skip
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "bench.json").read_text())

@@ -12,9 +12,9 @@ from fashion_edge.benchmarks.edge_footprint import main
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak RSS is read from /proc")
-def test_footprint_script_reports_startup_memory_and_throughput(tiny_tflite_dir, tmp_path):
+def test_footprint_script_reports_startup_memory_and_throughput(edge_models, tmp_path):
     out = tmp_path / "footprint.json"
-    model = tiny_tflite_dir / "fashion_int8.tflite"
+    model = edge_models / "fashion_int8.tflite"
     result = CliRunner().invoke(main, ["--model", str(model), "--runs", "1", "--frames", "20", "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "start -> first prediction" in result.output and "FPS end to end" in result.output

@@ -61,9 +61,9 @@ def test_timed_invocations_measure_the_call():
     assert len(samples) == 3 and all(1.5 <= s < 50 for s in samples)
 
 
-def test_xnnpack_detection_tells_the_delegate_apart(tiny_tflite_dir):
+def test_xnnpack_detection_tells_the_delegate_apart(edge_models):
     litert = pytest.importorskip("ai_edge_litert.interpreter")
-    model = str(tiny_tflite_dir / "fashion_int8.tflite")
+    model = str(edge_models / "fashion_int8.tflite")
     with_default = litert.Interpreter(model_path=model, num_threads=1)
     without = litert.Interpreter(
         model_path=model, num_threads=1,

@@ -14,17 +14,17 @@ def _spec(model, **extra) -> dict:
             "accuracy": False, "test_limit": None, "data_dir": None, **extra}  # fmt: skip
 
 
-def test_worker_reports_peak_rss_startup_and_xnnpack(tiny_tflite_dir):
-    result = run_worker(_spec(tiny_tflite_dir / "fashion_int8.tflite"))
+def test_worker_reports_peak_rss_startup_and_xnnpack(edge_models):
+    result = run_worker(_spec(edge_models / "fashion_int8.tflite"))
     assert 0 < result["baseline_rss_mb"] < result["peak_rss_mb"]
     assert 0 < result["startup_s"] < 60
     assert result["xnnpack"] is True  # LiteRT's CPU build applies XNNPACK by default
 
 
-def test_a_big_parent_does_not_leak_into_the_workers_peak(tiny_tflite_dir):
+def test_a_big_parent_does_not_leak_into_the_workers_peak(edge_models):
     """exec keeps ru_maxrss from the process image it replaces; the worker must report its own peak, not ours."""
     ballast = np.ones(200 * 2**20 // 8)  # 200 MB, touched, in this (parent) process
-    result = run_worker(_spec(tiny_tflite_dir / "fashion_float32.tflite"))
+    result = run_worker(_spec(edge_models / "fashion_float32.tflite"))
     assert result["peak_rss_mb"] < 150, result
     del ballast
 

@@ -15,29 +15,10 @@ from pathlib import Path
 
 import cv2
 import pytest
-from conftest import BLOCK_TENSORFLOW
-from test_edge_sources import MjpegServer, _free_port
+from helpers import RUNNER, MjpegServer, edge_classify, free_port
 
 from fashion_edge.benchmarks.photo_accuracy import render_photos
 from fashion_edge.data import CLASS_NAMES, stratified_sample
-
-RUNNER = (
-    BLOCK_TENSORFLOW
-    + """
-from fashion_edge.{module} import main
-main(sys.argv[1:], prog_name="{prog}")
-"""
-)
-
-
-def edge_classify(*args: str | Path, timeout: float = 120, module: str = "edge.cli") -> subprocess.CompletedProcess:
-    prog = "edge-classify" if module == "edge.cli" else "fashion-edge"
-    code = RUNNER.format(module=module, prog=prog)
-    result = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-                            timeout=timeout)  # fmt: skip
-    assert "TF IMPORT ATTEMPTED" not in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
 
 
 def json_lines(stdout: str) -> list[dict]:
@@ -45,8 +26,8 @@ def json_lines(stdout: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def model(tiny_tflite_dir) -> Path:
-    return tiny_tflite_dir / "fashion_int8.tflite"
+def model(edge_models) -> Path:
+    return edge_models / "fashion_int8.tflite"
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +166,7 @@ def test_camera_0_fails_with_one_clear_line(model):
 
 
 def test_unreachable_url_fails_with_one_clear_line(model):
-    result = edge_classify("--model", model, "--source", f"http://127.0.0.1:{_free_port()}/stream", "--timeout", "2")
+    result = edge_classify("--model", model, "--source", f"http://127.0.0.1:{free_port()}/stream", "--timeout", "2")
     assert result.returncode == 1
     (line,) = [line for line in result.stderr.splitlines() if line.strip()]
     assert line.startswith("Error: cannot open stream")
@@ -201,10 +182,10 @@ def test_model_info_json(model):
     assert str(model.resolve()) in text and "sha256" in text
 
 
-def test_truncated_swapped_or_changed_models_are_refused(model, tiny_tflite_dir, pngs, tmp_path):
+def test_truncated_swapped_or_changed_models_are_refused(model, edge_models, pngs, tmp_path):
     image = next(pngs.glob("*.png"))
     for name in ("fashion_int8.tflite", "fashion_int8.json"):
-        shutil.copy(tiny_tflite_dir / name, tmp_path / name)
+        shutil.copy(edge_models / name, tmp_path / name)
     copy = tmp_path / "fashion_int8.tflite"
     data = copy.read_bytes()
 
@@ -215,7 +196,7 @@ def test_truncated_swapped_or_changed_models_are_refused(model, tiny_tflite_dir,
     copy.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # same size, one byte changed
     assert "does not match the sha256" in edge_classify("--model", copy, image).stderr
 
-    shutil.copy(tiny_tflite_dir / "fashion_float32.tflite", copy)  # a float model behind the int8 card
+    shutil.copy(edge_models / "fashion_float32.tflite", copy)  # a float model behind the int8 card
     card = json.loads((tmp_path / "fashion_int8.json").read_text())
     card["size_bytes"] = copy.stat().st_size
     (tmp_path / "fashion_int8.json").write_text(json.dumps(card))
@@ -223,10 +204,10 @@ def test_truncated_swapped_or_changed_models_are_refused(model, tiny_tflite_dir,
     assert result.returncode == 1 and "card" in result.stderr and "another model" in result.stderr
 
 
-def test_not_a_model_is_refused(tmp_path, tiny_tflite_dir, pngs):
+def test_not_a_model_is_refused(tmp_path, edge_models, pngs):
     fake = tmp_path / "fashion_int8.tflite"
     fake.write_bytes(b"\x00" * 4000)
-    shutil.copy(tiny_tflite_dir / "fashion_int8.json", tmp_path / "fashion_int8.json")
+    shutil.copy(edge_models / "fashion_int8.json", tmp_path / "fashion_int8.json")
     result = edge_classify("--model", fake, next(pngs.glob("*.png")))
     assert result.returncode == 1 and "not a TFLite model" in result.stderr
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import BLOCK_TENSORFLOW
+from helpers import BLOCK_TENSORFLOW
 
 from fashion_edge.edge import doctor
 from fashion_edge.edge.doctor import FAIL, NOTE, OK, WARN, Facts, diagnose, find_video_devices, parse_opencv_build
@@ -148,10 +148,10 @@ def test_doctor_on_this_machine_json():
     assert result.exit_code == (0 if data["ok"] else 1)
 
 
-def test_doctor_smoke_test_loads_a_model(tiny_tflite_dir, tmp_path):
+def test_doctor_smoke_test_loads_a_model(edge_models, tmp_path):
     model = tmp_path / "fashion_int8.tflite"
-    shutil.copy(tiny_tflite_dir / "fashion_int8.tflite", model)
-    shutil.copy(tiny_tflite_dir / "fashion_int8.json", model.with_suffix(".json"))
+    shutil.copy(edge_models / "fashion_int8.tflite", model)
+    shutil.copy(edge_models / "fashion_int8.json", model.with_suffix(".json"))
     result = CliRunner().invoke(doctor.doctor_command, ["--model", str(model)])
     assert "[  ok] model" in result.output and "one inference" in result.output
     model.write_bytes(model.read_bytes()[:-100])  # truncated: the doctor must say so, not crash

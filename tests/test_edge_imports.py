@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import BLOCK_TENSORFLOW
+from helpers import BLOCK_TENSORFLOW
 
 IMPORT_ALL = """
 import importlib, pkgutil

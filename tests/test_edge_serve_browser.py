@@ -48,7 +48,7 @@ def model(request) -> Path:
     """The shipped int8 model when the package has it (no TensorFlow needed), else the tiny test model."""
     if SHIPPED.is_file():
         return SHIPPED
-    return request.getfixturevalue("tiny_tflite_dir") / "fashion_int8.tflite"
+    return request.getfixturevalue("edge_models") / "fashion_int8.tflite"
 
 
 def make_video(path: Path, garment: np.ndarray) -> None:
@@ -154,7 +154,7 @@ new MutationObserver(() => {
 def test_camera_dropping_out_is_shown_and_recovers(fmnist, model, tmp_path):
     """An IP camera (MJPEG over HTTP, served here) cuts the connection mid-stream; edge-classify reconnects. The page
     must say the source dropped, then clear that once frames come again, without a reload."""
-    from test_edge_sources import MjpegServer  # tests/ is on sys.path; the IP camera stand-in lives there
+    from helpers import MjpegServer
 
     garment = cv2.cvtColor(cv2.resize(255 - fmnist.x_test[1], (240, 240)), cv2.COLOR_GRAY2BGR)
     frames = [

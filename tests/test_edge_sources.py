@@ -5,12 +5,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers import MjpegServer, frame_number, free_port, numbered_frame
 
 from fashion_edge.edge.sources import (
     ImageFiles,
@@ -23,87 +24,6 @@ from fashion_edge.edge.sources import (
     read_image,
 )
 from fashion_edge.errors import FashionEdgeError
-
-
-def numbered_frame(n: int, size: tuple[int, int] = (160, 120)) -> np.ndarray:
-    """A BGR frame whose mean brightness encodes `n` (so a test can tell which frame arrived)."""
-    return np.full((size[1], size[0], 3), (n * 7) % 250, dtype=np.uint8)
-
-
-def frame_number(image: np.ndarray) -> int:
-    return int(round(float(image.mean()) / 7))
-
-
-class MjpegServer:
-    """multipart/x-mixed-replace JPEG frames on 127.0.0.1, like an IP camera.
-
-    `drop_after`: the first connection is cut (socket closed without a goodbye) after that many frames; later
-    connections stream until the server stops. `with_length`: send Content-Length headers (some cameras do not).
-    """
-
-    def __init__(self, frames: list[np.ndarray], fps: float = 50.0, drop_after: int | None = None,
-                 with_length: bool = True) -> None:  # fmt: skip
-        self.jpegs = [cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
-        self.fps, self.drop_after, self.with_length = fps, drop_after, with_length
-        self.connections = 0
-        self.stopping = threading.Event()
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
-
-            def do_GET(self) -> None:
-                owner.connections += 1
-                first = owner.connections == 1
-                if self.path == "/snapshot.jpg":
-                    self.send_response(200)
-                    self.send_header("Content-Type", "image/jpeg")
-                    self.end_headers()
-                    self.wfile.write(owner.jpegs[0])
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                sent = 0
-                try:
-                    while not owner.stopping.is_set():
-                        jpeg = owner.jpegs[sent % len(owner.jpegs)]
-                        head = b"--frame\r\nContent-Type: image/jpeg\r\n"
-                        head += f"Content-Length: {len(jpeg)}\r\n".encode() if owner.with_length else b""
-                        self.wfile.write(head + b"\r\n" + jpeg + b"\r\n")
-                        self.wfile.flush()
-                        sent += 1
-                        if first and owner.drop_after is not None and sent >= owner.drop_after:
-                            self.connection.shutdown(socket.SHUT_RDWR)  # the camera "crashes" mid-stream
-                            return
-                        time.sleep(1.0 / owner.fps)
-                except (BrokenPipeError, ConnectionResetError):
-                    return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/stream.mjpg"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> MjpegServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 # ---------------------------------------------------------------------------------------------------- files
 
@@ -258,7 +178,7 @@ def test_live_source_keeps_only_the_newest_frame():
 
 
 def test_unreachable_url_fails_fast_with_a_clear_message():
-    port = _free_port()  # nothing listens there: connection refused
+    port = free_port()  # nothing listens there: connection refused
     with pytest.raises(FashionEdgeError, match=f"cannot open stream http://127.0.0.1:{port}/"):
         open_url(f"http://127.0.0.1:{port}/", timeout=2)
 

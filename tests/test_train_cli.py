@@ -14,6 +14,7 @@ def run(*args: str):
     return CliRunner().invoke(main, ["train", *args])
 
 
+@pytest.mark.slow
 def test_train_cli_end_to_end(tmp_path):
     pytest.importorskip("tensorflow")
     result = run("--profile", "quick", "--train-limit", "300", "--epochs", "1", "--seed", "7", "--out", str(tmp_path))

@@ -6,10 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY_STAGES
+from helpers import TINY_STAGES
 
-from fashion_edge.train.fit import TrainConfig, augment_batch, train
-from fashion_edge.train.model import ModelConfig, build_model
+pytestmark = pytest.mark.slow  # every test here trains or builds a Keras model
+pytest.importorskip("tensorflow")
+
+from fashion_edge.train.fit import TrainConfig, augment_batch, train  # noqa: E402 - only where TensorFlow is
+from fashion_edge.train.model import ModelConfig, build_model  # noqa: E402
 
 
 def test_tiny_training_learns_and_saves(tiny_training, fmnist):

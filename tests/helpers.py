@@ -1,0 +1,131 @@
+"""Helpers the tests share (imported as `from helpers import ...`; tests/ is on sys.path): a TensorFlow blocker
+for subprocesses, an IP-camera stand-in, and `edge_classify` run the way a user runs it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+# Python source that makes TensorFlow, Keras and tf-keras unimportable in a subprocess (prefix it to the code run
+# there). Every attempt is recorded and reported on stderr at exit, so a test can prove none was even tried.
+BLOCK_TENSORFLOW = """
+import atexit, importlib.abc, sys
+attempts = []
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
+            attempts.append(name)
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, Block())
+atexit.register(lambda: attempts and print("TF IMPORT ATTEMPTED:", attempts, file=sys.stderr))
+"""
+
+# A model small enough to train in seconds on a slice, yet it must learn (tests assert it beats chance).
+TINY_STAGES = ((8,), (16,), (16,))
+
+
+RUNNER = (
+    BLOCK_TENSORFLOW
+    + """
+from fashion_edge.{module} import main
+main(sys.argv[1:], prog_name="{prog}")
+"""
+)
+
+
+def edge_classify(*args: str | Path, timeout: float = 120, module: str = "edge.cli") -> subprocess.CompletedProcess:
+    prog = "edge-classify" if module == "edge.cli" else "fashion-edge"
+    code = RUNNER.format(module=module, prog=prog)
+    result = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                            timeout=timeout)  # fmt: skip
+    assert "TF IMPORT ATTEMPTED" not in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def numbered_frame(n: int, size: tuple[int, int] = (160, 120)) -> np.ndarray:
+    """A BGR frame whose mean brightness encodes `n` (so a test can tell which frame arrived)."""
+    return np.full((size[1], size[0], 3), (n * 7) % 250, dtype=np.uint8)
+
+
+def frame_number(image: np.ndarray) -> int:
+    return int(round(float(image.mean()) / 7))
+
+
+class MjpegServer:
+    """multipart/x-mixed-replace JPEG frames on 127.0.0.1, like an IP camera.
+
+    `drop_after`: the first connection is cut (socket closed without a goodbye) after that many frames; later
+    connections stream until the server stops. `with_length`: send Content-Length headers (some cameras do not).
+    """
+
+    def __init__(self, frames: list[np.ndarray], fps: float = 50.0, drop_after: int | None = None,
+                 with_length: bool = True) -> None:  # fmt: skip
+        self.jpegs = [cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
+        self.fps, self.drop_after, self.with_length = fps, drop_after, with_length
+        self.connections = 0
+        self.stopping = threading.Event()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                owner.connections += 1
+                first = owner.connections == 1
+                if self.path == "/snapshot.jpg":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg")
+                    self.end_headers()
+                    self.wfile.write(owner.jpegs[0])
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                sent = 0
+                try:
+                    while not owner.stopping.is_set():
+                        jpeg = owner.jpegs[sent % len(owner.jpegs)]
+                        head = b"--frame\r\nContent-Type: image/jpeg\r\n"
+                        head += f"Content-Length: {len(jpeg)}\r\n".encode() if owner.with_length else b""
+                        self.wfile.write(head + b"\r\n" + jpeg + b"\r\n")
+                        self.wfile.flush()
+                        sent += 1
+                        if first and owner.drop_after is not None and sent >= owner.drop_after:
+                            self.connection.shutdown(socket.SHUT_RDWR)  # the camera "crashes" mid-stream
+                            return
+                        time.sleep(1.0 / owner.fps)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/stream.mjpg"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> MjpegServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
