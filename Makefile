@@ -2,7 +2,7 @@
 PY := .venv/bin
 RUN ?= runs/demo
 
-.PHONY: setup demo test lint model clean
+.PHONY: setup demo test test-edge lint model clean
 
 setup:
 	bash scripts/setup.sh
@@ -18,6 +18,11 @@ test:
 	$(PY)/ruff format --check .
 	$(PY)/pytest -q
 
+## The TF-free tests in an edge-only venv (.venv-edge: no train extra, as on a Pi), on the shipped models.
+test-edge:
+	bash scripts/setup.sh --edge
+	.venv-edge/bin/pytest -q -m "not slow"
+
 lint:
 	$(PY)/ruff check . && $(PY)/ruff format --check .
 
@@ -29,4 +34,4 @@ model: setup
 	   runs/full/tflite/fashion_float32.tflite runs/full/tflite/fashion_float32.json edge/models/small/
 
 clean:
-	rm -rf runs .pytest_cache .ruff_cache
+	rm -rf runs .pytest_cache .ruff_cache .venv-edge

@@ -2,8 +2,19 @@
 # Set up a fresh Debian/Ubuntu machine: the dataset package, a venv at .venv, the project with its extras.
 #   scripts/setup.sh            training + edge + dev tools
 #   scripts/setup.sh --tests    also what the browser tests need (Debian chromium, Playwright's Python client)
+#   scripts/setup.sh --edge     only an edge-only venv at .venv-edge: `pip install -e .[dev]`, no train extra (what a
+#                               Raspberry Pi installs: no TensorFlow), for the TF-free tests (`make test-edge`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" == "--edge" ]]; then
+  [[ -x .venv-edge/bin/python ]] || { echo "== creating .venv-edge"; python3 -m venv .venv-edge; }
+  echo "== pip install -e .[dev] (edge-only: no TensorFlow)"
+  .venv-edge/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+  .venv-edge/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+  .venv-edge/bin/python -c "import importlib.util as u; assert u.find_spec('tensorflow') is None, 'TensorFlow in the edge venv'"
+  exit 0
+fi
 
 apt_packages=(dataset-fashion-mnist)
 [[ "${1:-}" == "--tests" ]] && apt_packages+=(chromium)
