@@ -19,6 +19,7 @@ from helpers import RUNNER, MjpegServer, edge_classify, free_port
 
 from fashion_edge.benchmarks.photo_accuracy import render_photos
 from fashion_edge.data import CLASS_NAMES, stratified_sample
+from fashion_edge.edge.registry import shipped_dir
 
 
 def json_lines(stdout: str) -> list[dict]:
@@ -180,6 +181,21 @@ def test_model_info_json(model):
     assert info["labels"] == list(CLASS_NAMES) and info["input"]["dtype"] == "uint8"
     text = edge_classify("--model", model, "--model-info").stdout
     assert str(model.resolve()) in text and "sha256" in text
+
+
+def test_model_size_picks_a_shipped_folder_and_a_missing_one_names_make_model(pngs):
+    """No --model: --model-size small (the default) or nano picks edge/models/<size>/ (no TensorFlow, no training)."""
+    image = next(pngs.glob("*.png"))
+    info = json.loads(edge_classify("--model-info", "--json").stdout)
+    assert Path(info["path"]) == (shipped_dir("small") / "fashion_int8.tflite").resolve()
+    nano = edge_classify("--model-size", "nano", image)
+    if (shipped_dir("nano") / "fashion_int8.tflite").is_file():
+        assert nano.returncode == 0, nano.stderr
+    else:
+        (line,) = [line for line in nano.stderr.splitlines() if line.strip()]
+        assert nano.returncode == 1 and "make model" in line and "nano" in line
+    bad = edge_classify("--model-size", "huge", image)
+    assert bad.returncode == 2 and "'small', 'nano'" in bad.stderr
 
 
 def test_truncated_swapped_or_changed_models_are_refused(model, edge_models, pngs, tmp_path):
