@@ -9,6 +9,7 @@ import click
 
 from ..errors import FashionEdgeError
 from ..options import data_dir_option, out_dir_option
+from .distribute import SCALINGS, STRATEGIES, DistributeOptions, plan
 
 
 @click.command("train")
@@ -24,6 +25,27 @@ from ..options import data_dir_option, out_dir_option
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the profile's batch size.")
 @click.option("--seed", type=int, help="Random seed (same seed, same weights on the same machine).")
 @click.option("--train-limit", type=click.IntRange(min=10), help="Train on only this many images (smoke runs).")
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    default="default",
+    show_default=True,
+    help="tf.distribute strategy: default (one device); mirrored (every local GPU, or --devices logical CPU "
+    "devices); multi-worker (the cluster in TF_CONFIG, needs tf-keras; see docs/distributed.md).",
+)
+@click.option(
+    "--devices",
+    type=click.IntRange(min=1),
+    help="With --strategy mirrored: split the CPU into N logical devices (tests replication, not speed).",
+)
+@click.option(
+    "--batch-scaling",
+    type=click.Choice(SCALINGS),
+    default="fixed",
+    show_default=True,
+    help="fixed: --batch-size is the global batch, split over the replicas, learning rate as tuned; linear: the "
+    "global batch and the peak learning rate are multiplied by the number of replicas.",
+)
 @out_dir_option("runs/train", "model.keras, history.json and training.json")
 @data_dir_option
 def train_command(
@@ -32,6 +54,9 @@ def train_command(
     batch_size: int | None,
     seed: int | None,
     train_limit: int | None,
+    strategy: str,
+    devices: int | None,
+    batch_scaling: str,
     out_dir: Path,
     data_dir: Path | None,
 ) -> None:
@@ -41,10 +66,15 @@ def train_command(
     overrides = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, seed=seed,
                                         train_limit=train_limit).items() if v is not None}  # fmt: skip
     cfg = replace(PROFILES[profile], **overrides)
+    options = DistributeOptions(strategy, devices, batch_scaling)
     try:
-        result = train(cfg, out_dir, data_dir)
+        is_chief = plan(options).is_chief
+        result = train(cfg, out_dir, data_dir, distribution=options)
     except FashionEdgeError as e:
         raise click.ClickException(str(e)) from e
+    if not is_chief:
+        click.echo(f"worker done (val accuracy {result.val_accuracy:.4f}); the chief writes the artifacts")
+        return
     click.echo(
         f"saved {result.model_path} | val accuracy {result.val_accuracy:.4f} | "
         f"test accuracy {result.test_accuracy:.4f} | {result.wall_time_s:.0f} s"

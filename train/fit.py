@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from ..artifacts import atomic_path, atomic_write_json, ensure_writable_dir
 from ..data import CLASS_NAMES, load_fashion_mnist, stratified_split
 from ..errors import FashionEdgeError
 from ..host import allowed_cpus, cpu_facts
+from . import distribute
 from .model import ModelConfig, build_model
 
 
@@ -163,9 +165,7 @@ def _library_versions() -> dict[str, str]:
             "keras": keras.__version__}  # fmt: skip
 
 
-def _compile(model, cfg: TrainConfig, steps: int, warmup: int) -> None:
-    import keras
-
+def _compile(model, cfg: TrainConfig, steps: int, warmup: int, keras: ModuleType) -> None:
     schedule = keras.optimizers.schedules.CosineDecay(
         cfg.learning_rate / 10, decay_steps=steps - warmup, warmup_target=cfg.learning_rate, warmup_steps=warmup
     )
@@ -182,21 +182,28 @@ def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits, axis=1) == y))
 
 
-def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose: int | None = None) -> TrainResult:
+def train(
+    cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose: int | None = None,
+    distribution: distribute.DistributeOptions | None = None,
+) -> TrainResult:  # fmt: skip
     """Train per `cfg` and write model.keras, history.json and training.json into `out_dir` atomically.
-    A run interrupted after epoch k restarts from `out_dir/checkpoint` at epoch k+1 (same config only)."""
+    A run interrupted after epoch k restarts from `out_dir/checkpoint` at epoch k+1 (same config only).
+    `distribution` picks a tf.distribute strategy (train/distribute.py; default: one device). On a non-chief worker
+    the files go to a temporary directory that is deleted: the returned paths no longer exist."""
     if cfg.epochs < 1:
         raise FashionEdgeError(f"epochs must be positive, got {cfg.epochs}")
     if cfg.batch_size < 1:
         raise FashionEdgeError(f"batch size must be positive, got {cfg.batch_size}")
-    out_dir = ensure_writable_dir(Path(out_dir))
+    plan = distribute.plan(distribution or distribute.DistributeOptions())
+    out_dir = ensure_writable_dir(plan.output_dir(Path(out_dir)))
     data = load_fashion_mnist(data_dir)  # before TensorFlow: a data error costs no import
     load_at_start = os.getloadavg()
 
-    import keras
     import tensorflow as tf
 
     started = time.time()
+    dist = distribute.start(plan)  # before any other TensorFlow operation
+    keras, cfg = dist.keras, distribute.scale_config(cfg, dist.replicas, plan.options.scaling)
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
@@ -207,13 +214,14 @@ def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose
     x = data.x_train[..., None].astype("float32")
     x_train, y_train, x_val, y_val = x[train_idx], data.y_train[train_idx], x[val_idx], data.y_train[val_idx]
 
-    model = build_model(cfg.model)
-    steps_per_epoch = int(np.ceil(len(x_train) / cfg.batch_size))
-    steps = cfg.epochs * steps_per_epoch
-    _compile(model, cfg, steps, min(int(cfg.warmup_epochs * steps_per_epoch), steps // 2))
+    with dist.scope():
+        model = build_model(cfg.model, keras)
+        steps_per_epoch = int(np.ceil(len(x_train) / cfg.batch_size))
+        steps = cfg.epochs * steps_per_epoch
+        _compile(model, cfg, steps, min(int(cfg.warmup_epochs * steps_per_epoch), steps // 2), keras)
 
-    ckpt = _Checkpoint(out_dir, cfg)
-    first_epoch, state = ckpt.resume(model)
+        ckpt = _Checkpoint(out_dir, cfg)
+        first_epoch, state = ckpt.resume(model) if dist.checkpoints else (0, {})
     records = {"history": state.get("history", {}), "epoch_time_s": state.get("epoch_time_s", []),
                "resumed_at_epochs": state.get("resumed_at_epochs", []) + ([first_epoch] if first_epoch else []),
                "elapsed_s": state.get("elapsed_s", 0.0)}  # fmt: skip
@@ -233,16 +241,17 @@ def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose
     y_val_onehot = np.eye(10, dtype="float32")[y_val]
     if first_epoch < cfg.epochs:
         model.fit(
-            _dataset(x_train, y_train, cfg, steps_per_epoch, first_epoch),
+            dist.shard(_dataset(x_train, y_train, cfg, steps_per_epoch, first_epoch)),
             epochs=cfg.epochs,
             initial_epoch=first_epoch,
             steps_per_epoch=steps_per_epoch,
             validation_data=(x_val, y_val_onehot),
-            callbacks=[timer, ckpt.callback(model, records)],
+            callbacks=[timer, ckpt.callback(model, records)] if dist.checkpoints else [timer],
             verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
         )
     if cfg.ema_momentum:
         model.optimizer.finalize_variable_values(model.trainable_variables)  # swap in the moving average
+    model = dist.exported(model, cfg.model)  # a Keras 3 model whichever Keras trained it
     val_accuracy = _accuracy(model, x_val, y_val)
     # The test set is touched once, after training: it is the final figure only, it picks nothing.
     test_accuracy = _accuracy(model, data.x_test[..., None].astype("float32"), data.y_test)
@@ -266,10 +275,12 @@ def train(cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose
         # Training time over all sessions (resumed runs add up); wall_time_s is this process only.
         "train_time_s": records["elapsed_s"], "wall_time_s": wall_time_s,
         "resumed_at_epochs": records["resumed_at_epochs"],
+        "distribution": dist.record(cfg),
         "data": {"source_dir": str(data.source_dir), "content_sha256": data.content_sha256},
         "versions": _library_versions(),
         "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": allowed_cpus(),
                     "cpu": cpu_facts(), "load_average_start": [round(v, 2) for v in load_at_start],
                     "load_average_end": [round(v, 2) for v in os.getloadavg()]},
     })  # fmt: skip
+    dist.finish(out_dir)
     return TrainResult(model_path, history_path, training_path, val_accuracy, test_accuracy, wall_time_s, model)

@@ -4,6 +4,7 @@ max-pooling, global average pooling and Dense; raw 0-255 pixels in (Rescaling in
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from types import ModuleType
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,12 @@ class ModelConfig:
         return cls(tuple(tuple(s) for s in d["stages"]), d["dropout"], d["num_classes"])
 
 
-def build_model(cfg: ModelConfig = ModelConfig()):
-    """28x28x1 raw pixels (0..255, float) -> logits."""
-    import keras
-    from keras import layers
+def build_model(cfg: ModelConfig = ModelConfig(), keras: ModuleType | None = None):
+    """28x28x1 raw pixels (0..255, float) -> logits. `keras`: the Keras module to build with (default Keras 3;
+    multi-worker training passes tf_keras)."""
+    if keras is None:
+        import keras
+    layers = keras.layers
 
     inputs = keras.Input(shape=(28, 28, 1), name="pixels")
     x = layers.Rescaling(1.0 / 255.0)(inputs)  # the model takes raw 0..255 pixels
