@@ -31,9 +31,14 @@ class Calibration:
 
 
 def calibration_set(
-    x_train: np.ndarray, y_train: np.ndarray, count: int = DEFAULT_CALIBRATION_IMAGES, seed: int = CALIBRATION_SEED
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    count: int = DEFAULT_CALIBRATION_IMAGES,
+    seed: int = CALIBRATION_SEED,
+    augment: bool = False,
 ) -> Calibration:
-    """`count` training images, the same number from every class (remainder drawn at random), seeded."""
+    """`count` training images, the same number from every class (remainder drawn at random), seeded. With
+    `augment`, followed by a horizontally flipped, shifted copy of each (what training showed the model)."""
     if count < MIN_CALIBRATION_IMAGES:
         raise FashionEdgeError(
             f"--calibration {count} is too few images; use at least {MIN_CALIBRATION_IMAGES} "
@@ -52,7 +57,18 @@ def calibration_set(
             f"the calibration images span pixels {images.min()}..{images.max()}, not 0..255; "
             "use more calibration images or check the training data"
         )
-    return Calibration(images, seed)
+    if augment:
+        images = np.concatenate([images, augmented_copies(images, seed)])
+    return Calibration(images, seed, SOURCE + (", plus flipped/shifted copies" if augment else ""))
+
+
+def augmented_copies(images: np.ndarray, seed: int, max_shift: int = 2) -> np.ndarray:
+    """Each image flipped left-right and shifted by up to `max_shift` px (zero fill), seeded."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros_like(images)
+    for i, (dy, dx) in enumerate(rng.integers(-max_shift, max_shift + 1, size=(len(images), 2))):
+        out[i] = np.roll(images[i, :, ::-1], (dy, dx), axis=(0, 1))
+    return out
 
 
 def representative_dataset(images_uint8: np.ndarray) -> Callable[[], Iterator[list[np.ndarray]]]:

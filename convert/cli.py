@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..edge.variants import VARIANTS
+from ..edge.variants import CONVERTIBLE, VARIANTS
 from ..options import data_dir_option, out_dir_option, progress_bar, user_errors
 from .calibration import DEFAULT_CALIBRATION_IMAGES, MIN_CALIBRATION_IMAGES
 from .converter import IO_TYPES
@@ -20,7 +20,8 @@ from .converter import IO_TYPES
     "--variants",
     default=",".join(VARIANTS),
     show_default=True,
-    help=f"Comma-separated subset of {', '.join(VARIANTS)}.",
+    help=f"Comma-separated, from {', '.join(CONVERTIBLE)}. int16x8 (int16 activations) runs on reference kernels "
+    "(~100x slower than int8 on x86); int8_mixed keeps the --float-layers in float (its card lists them).",
 )
 @click.option(
     "--calibration",
@@ -29,6 +30,18 @@ from .converter import IO_TYPES
     default=DEFAULT_CALIBRATION_IMAGES,
     show_default=True,
     help=f"int8 calibration images from the training split, stratified per class (>= {MIN_CALIBRATION_IMAGES}).",
+)
+@click.option(
+    "--calibration-augment",
+    is_flag=True,
+    help="Calibrate on the images plus a flipped, shifted copy of each (ranges closer to what training saw).",
+)
+@click.option(
+    "--float-layers",
+    default="auto:2",
+    show_default=True,
+    help="int8_mixed only: auto:N keeps the N layers with the largest int8 error (ranked on training images) in "
+    "float, or give comma-separated tensor names from `fashion-edge report`.",
 )
 @click.option(
     "--calibration-seed", type=int, default=0, show_default=True, help="Seed for picking the calibration images."
@@ -69,6 +82,8 @@ def convert_command(
     out_dir: Path,
     variants: str,
     calibration_images: int,
+    calibration_augment: bool,
+    float_layers: str,
     calibration_seed: int,
     io_type: str,
     max_drop_pp: float,
@@ -94,11 +109,13 @@ def convert_command(
             max_drop_pp=max_drop_pp,
             strict=strict,
             qat_epochs=qat_epochs,
+            float_layers=float_layers,
+            calibration_augment=calibration_augment,
             progress_bar=progress_bar,
         )
-    click.echo(f"{'variant':<8}  {'size KB':>8}  {'accuracy':>8}  {'agreement':>9}  {'drop pp':>7}  file")
+    click.echo(f"{'variant':<10}  {'size KB':>8}  {'accuracy':>8}  {'agreement':>9}  {'drop pp':>7}  file")
     for r in results:
-        click.echo(f"{r.variant:<8}  {r.size_bytes / 1024:8.1f}  {r.test_accuracy:8.4f}  {r.agreement_with_float:9.4f}"
+        click.echo(f"{r.variant:<10}  {r.size_bytes / 1024:8.1f}  {r.test_accuracy:8.4f}  {r.agreement_with_float:9.4f}"
                    f"  {r.accuracy_drop_pp:7.2f}  {r.model_path}")  # fmt: skip
     for r in results:
         if r.warning:

@@ -58,7 +58,7 @@ def apply_settings(converter: Any, row: Variant, calibration_images: np.ndarray 
         if calibration_images is None:
             raise FashionEdgeError(f"{row.name} needs calibration images")
         converter.representative_dataset = representative_dataset(calibration_images)
-        input_type, output_type = _IO_DTYPES[io_type]
+        input_type, output_type = _IO_DTYPES[row.io or io_type]
         converter.inference_input_type = tf.as_dtype(input_type)
         converter.inference_output_type = tf.as_dtype(output_type)
     if row.ops_set:

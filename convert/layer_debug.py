@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..edge.evaluate import predict_scores
+from ..errors import FashionEdgeError
 from .calibration import representative_dataset
 from .converter import float_ops, interpreter_io_specs, make_converter, quiet_converter
 
@@ -98,9 +99,7 @@ def selective_quantization(
     results = []
     for k in range(len(worst) + 1):
         nodes = [layer.tensor for layer in worst[:k]]
-        debugger = _debugger(model, calibration_images, test_images[:1], denylisted_nodes=nodes or None)
-        with quiet_converter():
-            model_bytes = debugger.get_nondebug_quantized_model()
+        model_bytes = int8_with_float_layers(model, calibration_images, nodes)
         input_spec, output_spec = interpreter_io_specs(model_bytes)
         card = {"input": {**input_spec, "shape": [1, 28, 28, 1]}, "output": {**output_spec, "kind": "logits"}}
         with tempfile.TemporaryDirectory() as tmp:  # measured, not shipped
@@ -114,3 +113,22 @@ def selective_quantization(
             agreement_with_float=float(np.mean(pred == float_predictions)),
         ))  # fmt: skip
     return results
+
+
+def int8_with_float_layers(model, calibration_images: np.ndarray, float_layers: list[str]) -> bytes:
+    """int8 post-training quantization with the layers whose output tensors are named in `float_layers` kept in
+    float (float model input/output). An unknown name is the converter's error."""
+    debugger = _debugger(model, calibration_images, calibration_images[:1], denylisted_nodes=float_layers or None)
+    with quiet_converter():
+        return bytes(debugger.get_nondebug_quantized_model())
+
+
+def choose_float_layers(model, calibration_images: np.ndarray, spec: str, debug_images: np.ndarray) -> list[str]:
+    """`--float-layers`: "auto:N" = the N layers with the highest int8 error on `debug_images` (training images,
+    never the test set); otherwise comma-separated tensor names as `fashion-edge report` lists them."""
+    kind, _, count = spec.partition(":")
+    if kind != "auto":
+        return [name.strip() for name in spec.split(",") if name.strip()]
+    if not count.isdigit() or int(count) < 1:
+        raise FashionEdgeError(f"--float-layers {spec!r}: use auto:N with N >= 1, or comma-separated layer names")
+    return [layer.tensor for layer in layer_errors(model, calibration_images, debug_images)[: int(count)]]

@@ -20,7 +20,7 @@ from ..artifacts import atomic_path, ensure_writable_dir, sha256_file
 from ..data import CLASS_NAMES, FashionMNIST, load_fashion_mnist
 from ..edge.card import card_path, write_card
 from ..edge.evaluate import predict_scores, top1_accuracy
-from ..edge.variants import BY_NAME, QAT_VARIANT, VARIANTS, Variant, model_filename
+from ..edge.variants import BY_NAME, CONVERTIBLE, QAT_VARIANT, VARIANTS, Variant, model_filename
 from ..errors import FashionEdgeError
 from ..train.keras_io import keras_logits, load_keras_model
 from .calibration import DEFAULT_CALIBRATION_IMAGES, Calibration, calibration_set
@@ -85,7 +85,7 @@ def build_card(
     row = BY_NAME[variant]
     input_spec, output_spec = interpreter_io_specs(model_bytes)
     if row.calibrated:
-        _check_raw_pixel_input(input_spec, io_type)
+        _check_raw_pixel_input(input_spec, row.io or io_type)
     return {
         "variant": variant,
         "labels": list(CLASS_NAMES),
@@ -114,9 +114,11 @@ def build_card(
 def parse_variants(text: str | Sequence[str]) -> tuple[str, ...]:
     """'float32,int8' -> ('float32', 'int8'); an unknown name is an error listing the valid ones."""
     names = [v.strip() for v in (text.split(",") if isinstance(text, str) else text) if v.strip()]
-    unknown = [v for v in names if v not in VARIANTS]
+    unknown = [v for v in names if v not in CONVERTIBLE]
     if unknown or not names:
-        raise FashionEdgeError(f"unknown variant {', '.join(unknown) or '(none)'}; choose from {', '.join(VARIANTS)}")
+        raise FashionEdgeError(
+            f"unknown variant {', '.join(unknown) or '(none)'}; choose from {', '.join(CONVERTIBLE)}"
+        )
     return tuple(dict.fromkeys(names))
 
 
@@ -149,15 +151,20 @@ def _produce(
     model_path: Path,
     calibration: Calibration | None,
     io_type: str,
-    qat_options: dict[str, Any],
+    options: dict[str, Any],
 ) -> tuple[bytes, dict | None]:
     """The variant's bytes and what its card's `quantization` says beyond the table's defaults."""
     images = calibration.images if calibration else None
+    if row.float_fallback:
+        from .layer_debug import choose_float_layers, int8_with_float_layers
+
+        names = choose_float_layers(model, images, options["float_layers"], options["debug_images"])
+        return int8_with_float_layers(model, images, names), {"float_layers": names}
     if row.method != "qat":
         return convert_variant(row, model, images, io_type), None
     from .qat import quantization_aware_int8
 
-    qat = quantization_aware_int8(model_path, images, io_type, **qat_options)
+    qat = quantization_aware_int8(model_path, images, io_type, **options["qat"])
     check_integer_only(qat.model_bytes, row.scheme)
     details = {"epochs": qat.epochs, "train_images": qat.train_images, "val_accuracy": round(qat.val_accuracy, 5)}
     return qat.model_bytes, {"tool": qat.tool, "qat": details}
@@ -228,6 +235,8 @@ def convert_model(
     batch_size: int = 256,
     qat_epochs: int = 0,
     qat_train_limit: int | None = None,
+    float_layers: str = "auto:2",
+    calibration_augment: bool = False,
     progress_bar: ProgressBar | None = None,
 ) -> list[ConversionResult]:
     """Write `fashion_<variant>.tflite` + card into `out_dir` for every variant, verified on the test set.
@@ -236,6 +245,8 @@ def convert_model(
     `verify_limit` images, default all 10K); only then renamed into place with its card. With `strict`, a variant
     losing more than `max_drop_pp` accuracy points against the Keras model is an error. Any error: nothing written.
     `qat_epochs` > 0 adds `int8_qat`: int8 after that many epochs of quantization-aware fine-tuning (extra needed).
+    `float_layers` picks the float layers of `int8_mixed` ("auto:N" or names); `calibration_augment` adds flipped
+    and shifted copies of the calibration images.
     """
     rows = _check_request(variants, io_type, verify_limit, qat_epochs)
     model_path = Path(model_path)
@@ -244,14 +255,20 @@ def convert_model(
     data = load_fashion_mnist(data_dir)
     calibration = None
     if any(row.calibrated for row in rows):
-        calibration = calibration_set(data.x_train, data.y_train, calibration_images, calibration_seed)
+        calibration = calibration_set(
+            data.x_train, data.y_train, calibration_images, calibration_seed, augment=calibration_augment
+        )
     reference = _float_reference(model, data, verify_limit)
     source_sha = sha256_file(model_path)
     progress_bar = progress_bar or _no_bar
 
     # Every conversion first: one that fails (an op without int8 kernel, say) leaves the output folder untouched.
-    qat_options = {"epochs": qat_epochs, "train_limit": qat_train_limit, "data_dir": data_dir}
-    produced = [(row, *_produce(row, model, model_path, calibration, io_type, qat_options)) for row in rows]
+    options = {
+        "qat": {"epochs": qat_epochs, "train_limit": qat_train_limit, "data_dir": data_dir},
+        "float_layers": float_layers,
+        "debug_images": data.x_train[-500:],  # int8_mixed ranks layers on training images, never on the test set
+    }
+    produced = [(row, *_produce(row, model, model_path, calibration, io_type, options)) for row in rows]
     results, cards = [], []
     # Then each model is written to a temporary file and verified; all are renamed into place only if all pass.
     with contextlib.ExitStack() as pending:

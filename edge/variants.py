@@ -26,7 +26,9 @@ class Variant:
     calibrated: bool = False  # activations quantized: needs a representative dataset (and --io applies)
     ops_set: str | None = None  # the only tf.lite.OpsSet allowed, e.g. "TFLITE_BUILTINS_INT8"
     integer_only: bool = False  # refuse the file if any op would still compute in float
-    default: bool = True  # converted without --variants; False: produced another way (QAT)
+    default: bool = True  # converted without --variants; False: asked for by name (or produced another way: QAT)
+    io: str | None = None  # the model boundary this row always has, whatever --io says (None: --io decides)
+    float_fallback: bool = False  # int8 with named layers kept in float on purpose (the card lists them)
 
 
 TABLE: tuple[Variant, ...] = (
@@ -54,10 +56,37 @@ TABLE: tuple[Variant, ...] = (
         integer_only=True,
         default=False,
     ),  # fmt: skip
+    # int16 activations / int8 weights: finer activations, but LiteRT runs it on reference kernels (no XNNPACK):
+    # about 100x slower than int8 on x86 (measured); offered for fidelity comparisons, not shipped.
+    Variant(
+        "int16x8",
+        "int16x8",
+        "TFLite int16x8",
+        optimize=True,
+        calibrated=True,
+        ops_set="EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8",
+        integer_only=True,
+        default=False,
+        io="float32",
+    ),  # fmt: skip
+    # int8 with the layers named by --float-layers (or the N worst by the quantization debugger) kept in float.
+    # Its own scheme, so no table calls it "int8"; float input/output (the debugger keeps the boundary float).
+    Variant(
+        "int8_mixed",
+        "int8+float-layers",
+        "TFLite int8 + float layers",
+        optimize=True,
+        calibrated=True,
+        default=False,
+        io="float32",
+        float_fallback=True,
+    ),  # fmt: skip
 )
 BY_NAME: dict[str, Variant] = {v.name: v for v in TABLE}
 VARIANTS: tuple[str, ...] = tuple(v.name for v in TABLE if v.default)  # what `convert` writes by default
 ALL_VARIANTS: tuple[str, ...] = tuple(BY_NAME)  # every name a file may carry, in table order
+# what `convert --variants` accepts by name (QAT comes from --qat-epochs)
+CONVERTIBLE: tuple[str, ...] = tuple(v.name for v in TABLE if v.method != "qat")
 QAT_VARIANT = "int8_qat"
 
 
