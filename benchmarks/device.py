@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..edge.runtime import available_runtimes
-from ..host import allowed_cpus, tensorflow_version
+from ..host import allowed_cpus, cpu_facts, tensorflow_version
 
 DEVICE_TREE_MODEL = Path("/proc/device-tree/model")  # "Raspberry Pi 5 Model B Rev 1.0" on a Pi
 
@@ -60,4 +60,6 @@ def device_info(label: str | None = None, xnnpack: bool = False) -> dict[str, An
         "runtimes": available_runtimes(),
         "tensorflow": tensorflow_version(),
         "xnnpack": xnnpack,
+        "cpu_instructions": (cpu := cpu_facts())["int8_instructions"],
+        "int8_expectation": cpu["int8_expectation"],
     }

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..edge.registry import find_models, shipped_dir
+from ..edge.registry import SIZES, find_models, shipped_dir
 from ..edge.variants import BY_NAME
 from ..errors import FashionEdgeError
 from ..host import tensorflow_version
@@ -18,6 +18,7 @@ KERAS = "keras"  # the variant name of the Keras float model (run by TensorFlow,
 @dataclass(frozen=True)
 class BenchModel:
     variant: str  # a row of edge.variants.TABLE, or KERAS
+    model: str  # the network: a shipped size (small, nano) or the models folder's name
     path: Path
     card: dict[str, Any] | None  # None for the Keras model
     size_bytes: int
@@ -27,22 +28,33 @@ class BenchModel:
         return self.variant == KERAS
 
     @property
+    def key(self) -> tuple[str, str]:
+        return self.model, self.variant
+
+    @property
     def format(self) -> str:
-        """The label in the results table, e.g. "TFLite int8" or "Keras float32"."""
-        return "Keras float32" if self.is_keras else BY_NAME[self.variant].display
+        """The label in the results table, e.g. "small TFLite int8" or "small Keras float32"."""
+        return f"{self.model} {'Keras float32' if self.is_keras else BY_NAME[self.variant].display}"
 
 
 def discover(models_dir: Path | None = None, keras_model: Path | None = None) -> list[BenchModel]:
-    """The TFLite variants found in `models_dir` (default: the shipped models) by the model registry, then the
-    Keras model if given. Raises FashionEdgeError if there is nothing usable."""
-    folder = shipped_dir() if models_dir is None else Path(models_dir)
-    found = find_models(folder, purpose="nothing to benchmark")
-    models = [BenchModel(m.variant, m.path, m.card, m.path.stat().st_size) for m in found]
+    """The TFLite variants found in `models_dir` by the model registry — by default every shipped size (small,
+    nano), so one run puts the size ladder side by side — then the Keras model if given. Raises FashionEdgeError if
+    there is nothing usable."""
+    if models_dir is None:
+        folders = {size: shipped_dir(size) for size in SIZES if shipped_dir(size).is_dir()}
+        folders = folders or {SIZES[0]: shipped_dir(SIZES[0])}  # none at all: the registry's error names the fix
+    else:
+        folders = {Path(models_dir).name or str(models_dir): Path(models_dir)}
+    models = []
+    for name, folder in folders.items():
+        found = find_models(folder, purpose="nothing to benchmark")
+        models += [BenchModel(m.variant, name, m.path, m.card, m.path.stat().st_size) for m in found]
     if keras_model is not None:
         keras_model = Path(keras_model)
         if not keras_model.is_file() or keras_model.suffix != ".keras":
             raise FashionEdgeError(f"--keras-model {keras_model} is not a .keras file")
         if tensorflow_version() is None:
             raise FashionEdgeError("--keras-model needs TensorFlow: pip install 'fashion-edge[train]', or drop it")
-        models.append(BenchModel(KERAS, keras_model, None, keras_model.stat().st_size))
+        models.append(BenchModel(KERAS, keras_model.parent.name, keras_model, None, keras_model.stat().st_size))
     return models

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..render import figure_png
+from .anchors import ANCHORS, pareto_front
 
 
 def _label(run: dict[str, Any], result: dict[str, Any], many_runs: bool) -> str:
@@ -25,11 +26,17 @@ def figures_png(runs: list[dict[str, Any]]) -> list[tuple[str, bytes]] | None:
     figures = []
     try:
         figures.append(("Latency distribution per variant (ms, whiskers p1–p99)", _latency_figure(plt, pairs, many)))
-        figures.append(("Accuracy vs p50 latency", _accuracy_figure(plt, pairs, many)))
+        figures.append(("Accuracy vs p50 latency, Pareto front and published anchors",
+                        _accuracy_figure(plt, pairs, many)))  # fmt: skip
         figures.append(("Model size", _size_figure(plt, pairs, many)))
         return [(title, figure_png(fig, dpi=100)) for title, fig in figures]
     finally:
         plt.close("all")
+
+
+def runs_of_pairs(pairs) -> list[dict[str, Any]]:
+    """The distinct runs of (run, result) pairs, in order."""
+    return list({id(run): run for run, _ in pairs}.values())
 
 
 def _plain_log_ticks(axis) -> None:
@@ -48,8 +55,14 @@ def _latency_figure(plt, pairs, many: bool):
     horizontal = {"orientation": "horizontal"} if new_api else {"vert": False}
     threads = sorted({r["threads"] for _, r in pairs})
     counts = [sum(r["threads"] == t for _, r in pairs) for t in threads]
-    fig, axes = plt.subplots(len(threads), 1, figsize=(9, 0.4 * sum(counts) + 0.9 * len(threads)), squeeze=False,
-                             gridspec_kw={"height_ratios": counts}, sharex=True)  # fmt: skip
+    fig, axes = plt.subplots(
+        len(threads),
+        1,
+        figsize=(9, 0.4 * sum(counts) + 0.9 * len(threads)),
+        squeeze=False,
+        gridspec_kw={"height_ratios": counts},
+        sharex=True,
+    )
     for ax, t in zip(axes[:, 0], threads, strict=True):
         rows = [(run, r) for run, r in pairs if r["threads"] == t]
         ax.boxplot([r["samples_ms"] for _, r in rows], whis=(1, 99), showfliers=False, **horizontal)
@@ -71,11 +84,30 @@ def _accuracy_figure(plt, pairs, many: bool):
     colours = {label: plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")(i % 20) for i, label in enumerate(labels)}
     markers = dict(zip(sorted({r["threads"] for _, r in pairs}), "os^DvP*X", strict=False))
     for run, r in pairs:
-        ax.scatter(r["latency_ms"]["p50"], r["accuracy"], color=colours[_label(run, r, many)],
-                   marker=markers.get(r["threads"], "o"), s=50)  # fmt: skip
+        ax.scatter(
+            r["latency_ms"]["p50"],
+            r["accuracy"],
+            color=colours[_label(run, r, many)],
+            marker=markers.get(r["threads"], "o"),
+            s=50,
+        )
     handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=label) for label, c in colours.items()]
-    handles += [plt.Line2D([], [], color="grey", marker=m, linestyle="", label=f"{t} thread{'s' if t > 1 else ''}")
-                for t, m in markers.items()]  # fmt: skip
+    handles += [
+        plt.Line2D([], [], color="grey", marker=m, linestyle="", label=f"{t} thread{'s' if t > 1 else ''}")
+        for t, m in markers.items()
+    ]
+    for run in runs_of_pairs(pairs):  # the Pareto front of each run's TFLite models at 1 thread
+        one = sorted((r["latency_ms"]["p50"], r["accuracy"]) for r in run["results"]
+                     if r["threads"] == 1 and r["runtime"] != "tensorflow")  # fmt: skip
+        front = [one[i] for i in sorted(pareto_front(one))]
+        if len(front) > 1:
+            ax.plot(*zip(*front, strict=True), color="black", linewidth=0.8, linestyle="-", zorder=0)
+    for anchor in ANCHORS:  # published accuracies: horizontal marks, not points (no latency was measured)
+        ax.axhline(anchor.accuracy, color="grey", linewidth=0.7, linestyle="--", zorder=0)
+        ax.annotate(anchor.name, (0, anchor.accuracy), xycoords=("axes fraction", "data"), fontsize=7,
+                    color="dimgrey", xytext=(3, 2), textcoords="offset points")  # fmt: skip
+    handles.append(plt.Line2D([], [], color="black", linewidth=0.8, label="Pareto front (1 thread)"))
+    handles.append(plt.Line2D([], [], color="grey", linewidth=0.7, linestyle="--", label="published anchors"))
     ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_xscale("log")
     _plain_log_ticks(ax.xaxis)

@@ -105,26 +105,39 @@ def run_benchmark(cfg: BenchConfig, advance: Advance | None = None, total: Calla
     with pinned_to(cfg.pin_cpu):
         # Interpreters first: a thread count or batch the runtime refuses fails now, not after minutes.
         runners = {
-            (m.variant, rt, t): _make_runner(m, rt, t, cfg, images[:LATENCY_IMAGES])
-            for m in tflite_models for rt in runtimes for t in cfg.threads
-        }  # fmt: skip
+            (m.key, rt, t): _make_runner(m, rt, t, cfg, images[:LATENCY_IMAGES])
+            for m in tflite_models
+            for rt in runtimes
+            for t in cfg.threads
+        }
         accuracy, memory = {}, {}
         for m in tflite_models:
             for rt in runtimes:
-                accuracy[m.variant, rt] = tflite_accuracy(m, images, labels, rt, num_threads=max(cfg.threads))
+                accuracy[m.key, rt] = tflite_accuracy(m, images, labels, rt, num_threads=max(cfg.threads))
                 step(1)
-                memory[m.variant, rt] = run_worker(_worker_spec(cfg, m, rt, cfg.threads[0]))
+                memory[m.key, rt] = run_worker(_worker_spec(cfg, m, rt, cfg.threads[0]))
                 step(1)
         keras_rows = [_keras_row(cfg, m, t, step) for m in models if m.is_keras for t in cfg.threads]
         latency.measure_interleaved(list(runners.values()), cfg.runs, cfg.warmup, cfg.seed, step)
         # inside the pinned block: cpus_allowed shows the pinning
         device = device_info(cfg.label, xnnpack=any(runner.xnnpack for runner in runners.values()))
     results = [
-        _row(m, runner.runtime, t, cfg.batch, runner.samples_ms, True, accuracy[m.variant, rt],
-             memory[m.variant, rt], runner.xnnpack)
-        for m in tflite_models for rt in runtimes for t in cfg.threads
-        for runner in [runners[m.variant, rt, t]]
-    ] + keras_rows  # fmt: skip
+        _row(
+            m,
+            runner.runtime,
+            t,
+            cfg.batch,
+            runner.samples_ms,
+            True,
+            accuracy[m.key, rt],
+            memory[m.key, rt],
+            runner.xnnpack,
+        )
+        for m in tflite_models
+        for rt in runtimes
+        for t in cfg.threads
+        for runner in [runners[m.key, rt, t]]
+    ] + keras_rows
     add_ratios(results, baseline_runtime=runtimes[0])
     return {
         "schema": SCHEMA_NAME,
@@ -133,14 +146,23 @@ def run_benchmark(cfg: BenchConfig, advance: Advance | None = None, total: Calla
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "fashion_edge_version": __version__,
         "config": {
-            "runs": cfg.runs, "warmup": cfg.warmup, "batch": cfg.batch, "threads": list(cfg.threads),
-            "runtimes": list(runtimes), "pin_cpu": cfg.pin_cpu, "seed": cfg.seed, "test_images": len(labels),
-            "models_dir": str(models[0].path.parent), "keras_model": str(cfg.keras_model) if cfg.keras_model else None,
-            "memory_threads": cfg.threads[0], "xnnpack": cfg.xnnpack, "data_sha256": data.content_sha256,
+            "runs": cfg.runs,
+            "warmup": cfg.warmup,
+            "batch": cfg.batch,
+            "threads": list(cfg.threads),
+            "runtimes": list(runtimes),
+            "pin_cpu": cfg.pin_cpu,
+            "seed": cfg.seed,
+            "test_images": len(labels),
+            "models_dir": ", ".join(dict.fromkeys(str(m.path.parent) for m in models if not m.is_keras)),
+            "keras_model": str(cfg.keras_model) if cfg.keras_model else None,
+            "memory_threads": cfg.threads[0],
+            "xnnpack": cfg.xnnpack,
+            "data_sha256": data.content_sha256,
         },
         "device": device,
         "results": results,
-    }  # fmt: skip
+    }
 
 
 def _make_runner(m: BenchModel, runtime: str, threads: int, cfg: BenchConfig, images) -> latency.TFLiteRunner:
@@ -151,9 +173,19 @@ def _make_runner(m: BenchModel, runtime: str, threads: int, cfg: BenchConfig, im
 
 
 def _worker_spec(cfg: BenchConfig, m: BenchModel, runtime: str | None, threads: int, **extra: Any) -> dict:
-    return {"model": str(m.path), "keras": m.is_keras, "runtime": runtime, "threads": threads, "batch": cfg.batch,
-            "runs": 0, "warmup": 0, "accuracy": False, "test_limit": cfg.test_limit,
-            "data_dir": str(cfg.data_dir) if cfg.data_dir else None, **extra}  # fmt: skip
+    return {
+        "model": str(m.path),
+        "keras": m.is_keras,
+        "runtime": runtime,
+        "threads": threads,
+        "batch": cfg.batch,
+        "runs": 0,
+        "warmup": 0,
+        "accuracy": False,
+        "test_limit": cfg.test_limit,
+        "data_dir": str(cfg.data_dir) if cfg.data_dir else None,
+        **extra,
+    }
 
 
 def _keras_row(cfg: BenchConfig, m: BenchModel, threads: int, step: Advance) -> dict:
@@ -164,31 +196,49 @@ def _keras_row(cfg: BenchConfig, m: BenchModel, threads: int, step: Advance) -> 
     return _row(m, "tensorflow", threads, cfg.batch, result["samples_ms"], False, result["accuracy"], result, False)
 
 
-def _row(m: BenchModel, runtime: str, threads: int, batch: int, samples_ms: list[float], interleaved: bool,
-         accuracy: float, mem: dict, xnnpack: bool) -> dict:  # fmt: skip
+def _row(
+    m: BenchModel,
+    runtime: str,
+    threads: int,
+    batch: int,
+    samples_ms: list[float],
+    interleaved: bool,
+    accuracy: float,
+    mem: dict,
+    xnnpack: bool,
+) -> dict:
     stats = latency.summarize(samples_ms)
     # "tensorflow" runs the Keras model, "tf" is tf.lite's interpreter: both are TensorFlow's version.
     version = tensorflow_version() if runtime in ("tensorflow", "tf") else available_runtimes().get(runtime)
     return {
-        "variant": m.variant, "format": m.format, "runtime": runtime, "runtime_version": version or "unknown",
-        "threads": threads, "batch": batch,
+        "variant": m.variant,
+        "model": m.model,
+        "format": m.format,
+        "runtime": runtime,
+        "runtime_version": version or "unknown",
+        "threads": threads,
+        "batch": batch,
         "latency_ms": {k: round(v, 4) for k, v in stats.items()},
         "fps": round(batch * 1000.0 / stats["p50"], 1),
         "samples_ms": [round(s, 4) for s in samples_ms],
-        "interleaved": interleaved, "accuracy": accuracy, "size_bytes": m.size_bytes,
-        "peak_rss_mb": round(mem["peak_rss_mb"], 1), "baseline_rss_mb": round(mem["baseline_rss_mb"], 1),
-        "startup_s": round(mem["startup_s"], 3), "xnnpack": xnnpack,
+        "interleaved": interleaved,
+        "accuracy": accuracy,
+        "size_bytes": m.size_bytes,
+        "peak_rss_mb": round(mem["peak_rss_mb"], 1),
+        "baseline_rss_mb": round(mem["baseline_rss_mb"], 1),
+        "startup_s": round(mem["startup_s"], 3),
+        "xnnpack": xnnpack,
         "vs_float32": None,
-    }  # fmt: skip
+    }
 
 
 def add_ratios(results: list[dict], baseline_runtime: str) -> None:
-    """Fill `vs_float32` from the float32 TFLite row of the same runtime and thread count (Keras rows: the first
-    runtime's float32). Left None when the run has no float32 model."""
-    base = {(r["runtime"], r["threads"], r["batch"]): r for r in results if r["variant"] == "float32"}
+    """Fill `vs_float32` from the float32 TFLite row of the same model, runtime and thread count (Keras rows: the
+    first runtime's float32). Left None when the run has no float32 file of that model."""
+    base = {(r["model"], r["runtime"], r["threads"], r["batch"]): r for r in results if r["variant"] == "float32"}
     for r in results:
         runtime = baseline_runtime if r["runtime"] == "tensorflow" else r["runtime"]
-        b = base.get((runtime, r["threads"], r["batch"]))
+        b = base.get((r["model"], runtime, r["threads"], r["batch"]))
         if b is not None:
             r["vs_float32"] = {
                 "speedup_p50": round(b["latency_ms"]["p50"] / r["latency_ms"]["p50"], 3),

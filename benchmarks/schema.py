@@ -1,17 +1,20 @@
 """The `bench.json` schema (versioned) and a small validator for it. No third-party dependency.
 
-A **run** file (what `fashion-edge bench` writes), schema_version 1:
+A **run** file (what `fashion-edge bench` writes), schema_version 2 (2 added `model`, the CPU's int8 instructions):
 
     {
-      "schema": "fashion-edge-bench", "schema_version": 1, "kind": "run",
+      "schema": "fashion-edge-bench", "schema_version": 2, "kind": "run",
       "created_at": ISO-8601 UTC, "fashion_edge_version": str,
       "config": {runs, warmup, batch, threads: [int], runtimes: [str], pin_cpu: int|null, seed, test_images,
                  models_dir: str, keras_model: str|null, memory_threads: int,
                  xnnpack: bool (false under --no-xnnpack: builtin kernels only)},
       "device": {label, cpu_model, cpu_cores, cpus_allowed, arch, os, python, numpy,
-                 runtimes: {name: version}, tensorflow: str|null, xnnpack: bool},
+                 runtimes: {name: version}, tensorflow: str|null, xnnpack: bool,
+                 cpu_instructions: [str] (the int8-relevant ones: AVX2, AVX-512 VNNI, NEON dot-product, ...),
+                 int8_expectation: str (one line: what int8 can gain over float32 on this CPU)},
       "results": [{
-          variant:      "float32" | "float16" | "dynamic" | "int8" | "keras",
+          variant:      a row of edge.variants.TABLE (float32, int8, ...) | "keras",
+          model:        the network: shipped size "small" | "nano", or the models folder's name,
           format:       human label, e.g. "TFLite int8",
           runtime, runtime_version, threads, batch,
           latency_ms:   {mean, std, min, max, p50, p90, p99}   (one invocation: set_tensor + invoke + get_tensor),
@@ -43,24 +46,58 @@ import numbers
 from typing import Any
 
 SCHEMA_NAME = "fashion-edge-bench"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 LATENCY_KEYS = ("mean", "std", "min", "max", "p50", "p90", "p99")
 DEVICE_KEYS = {
-    "label": str, "cpu_model": str, "cpu_cores": int, "cpus_allowed": int, "arch": str, "os": str, "python": str,
-    "numpy": str, "runtimes": dict, "tensorflow": (str, type(None)), "xnnpack": bool,
-}  # fmt: skip
-CONFIG_KEYS = {
-    "runs": int, "warmup": int, "batch": int, "threads": list, "runtimes": list, "pin_cpu": (int, type(None)),
-    "seed": int, "test_images": int, "models_dir": str, "keras_model": (str, type(None)), "memory_threads": int,
+    "label": str,
+    "cpu_model": str,
+    "cpu_cores": int,
+    "cpus_allowed": int,
+    "arch": str,
+    "os": str,
+    "python": str,
+    "numpy": str,
+    "runtimes": dict,
+    "tensorflow": (str, type(None)),
     "xnnpack": bool,
-}  # fmt: skip
+    "cpu_instructions": list,
+    "int8_expectation": str,
+}
+CONFIG_KEYS = {
+    "runs": int,
+    "warmup": int,
+    "batch": int,
+    "threads": list,
+    "runtimes": list,
+    "pin_cpu": (int, type(None)),
+    "seed": int,
+    "test_images": int,
+    "models_dir": str,
+    "keras_model": (str, type(None)),
+    "memory_threads": int,
+    "xnnpack": bool,
+}
 RESULT_KEYS = {
-    "variant": str, "format": str, "runtime": str, "runtime_version": str, "threads": int, "batch": int,
-    "latency_ms": dict, "fps": float, "samples_ms": list, "interleaved": bool, "accuracy": float, "size_bytes": int,
-    "peak_rss_mb": float, "baseline_rss_mb": float, "startup_s": float, "xnnpack": bool,
+    "variant": str,
+    "model": str,
+    "format": str,
+    "runtime": str,
+    "runtime_version": str,
+    "threads": int,
+    "batch": int,
+    "latency_ms": dict,
+    "fps": float,
+    "samples_ms": list,
+    "interleaved": bool,
+    "accuracy": float,
+    "size_bytes": int,
+    "peak_rss_mb": float,
+    "baseline_rss_mb": float,
+    "startup_s": float,
+    "xnnpack": bool,
     "vs_float32": (dict, type(None)),
-}  # fmt: skip
+}
 RATIO_KEYS = ("speedup_p50", "size_ratio", "accuracy_delta")
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 from ..errors import FashionEdgeError
-from ..host import TF_DISTS, dist_version, module_installed
+from ..host import TF_DISTS, cpu_facts, dist_version, module_installed
 from .registry import shipped_dir
 from .runtime import LAST_RESORT, available_runtimes, preferred
 from .variants import model_filename
@@ -57,6 +57,7 @@ class Facts:
     picamera2_on_system: bool = False  # apt's python3-picamera2 present, maybe hidden by the venv
     video_devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # /dev/videoN -> {name, readable}
     governor: str | None = None
+    cpu: dict[str, Any] = field(default_factory=dict)  # host.cpu_facts(): model, int8 instructions, expectation
     model: dict[str, Any] = field(default_factory=dict)  # shipped model: path, present, smoke test
 
 
@@ -165,6 +166,7 @@ def gather(model_path: Path = DEFAULT_MODEL, smoke_test: bool = True) -> Facts:
         picamera2_on_system=(APT_DIST_PACKAGES / "picamera2").is_dir(),
         video_devices=find_video_devices(),
         governor=_read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        cpu=cpu_facts(),
     )
     runtime = chosen_runtime(facts)
     # tf.lite would drag in all of TensorFlow; the doctor reports it but does not load it.
@@ -210,8 +212,14 @@ def diagnose(facts: Facts) -> list[Check]:
     if facts.os_release:
         platform_detail += f", {facts.os_release}"
     if facts.machine in ("armv7l", "armv6l") or facts.python_bits == 32:
-        add(Check("platform", FAIL, platform_detail + ": 32-bit; ai-edge-litert ships 64-bit (aarch64) wheels only",
-                  "flash Raspberry Pi OS (64-bit) Bookworm with Raspberry Pi Imager"))  # fmt: skip
+        add(
+            Check(
+                "platform",
+                FAIL,
+                platform_detail + ": 32-bit; ai-edge-litert ships 64-bit (aarch64) wheels only",
+                "flash Raspberry Pi OS (64-bit) Bookworm with Raspberry Pi Imager",
+            )
+        )
     else:
         add(Check("platform", OK, platform_detail))
 
@@ -236,9 +244,15 @@ def diagnose(facts: Facts) -> list[Check]:
         add(Check("numpy", OK, numpy + (numpy2_note if (_major(numpy) or 0) >= 2 else "")))
     # tflite-runtime's last wheels (2.14, 2023) are built against numpy 1.x: with numpy 2 the import fails.
     if tflite_rt is not None and (_major(numpy) or 0) >= 2 and "tflite-runtime" not in facts.runtimes:
-        add(Check("tflite-runtime", WARN, f"tflite-runtime {tflite_rt} is installed but broken with numpy {numpy} "
-                  "(built for numpy 1.x, no longer released)",
-                  f"{pip} uninstall -y tflite-runtime && {pip} install ai-edge-litert"))  # fmt: skip
+        add(
+            Check(
+                "tflite-runtime",
+                WARN,
+                f"tflite-runtime {tflite_rt} is installed but broken with numpy {numpy} "
+                "(built for numpy 1.x, no longer released)",
+                f"{pip} uninstall -y tflite-runtime && {pip} install ai-edge-litert",
+            )
+        )
 
     runtime = chosen_runtime(facts)
     listed = ", ".join(f"{name} {ver}" for name, ver in facts.runtimes.items()) or "none importable"
@@ -247,19 +261,37 @@ def diagnose(facts: Facts) -> list[Check]:
     if runtime is None:
         add(Check("runtime", FAIL, f"no TFLite runtime: {listed}", f"{pip} install ai-edge-litert"))
     elif runtime == "tf":
-        add(Check("runtime", WARN, f"only tf.lite: {listed}; it loads all of TensorFlow (slow start, ~1 GB)",
-                  f"{pip} install ai-edge-litert"))  # fmt: skip
+        add(
+            Check(
+                "runtime",
+                WARN,
+                f"only tf.lite: {listed}; it loads all of TensorFlow (slow start, ~1 GB)",
+                f"{pip} install ai-edge-litert",
+            )
+        )
     else:
         add(Check("runtime", OK, f"will use {runtime} ({listed})"))
 
     model = facts.model
     if model:
         if not model.get("present"):
-            add(Check("model", FAIL, f"shipped model {model['path']} is missing (pass --model PATH.tflite with its "
-                      "card to use another)", f"{pip} install --force-reinstall --no-deps fashion-edge"))  # fmt: skip
+            add(
+                Check(
+                    "model",
+                    FAIL,
+                    f"shipped model {model['path']} is missing (pass --model PATH.tflite with its card to use another)",
+                    f"{pip} install --force-reinstall --no-deps fashion-edge",
+                )
+            )
         elif model.get("ok"):
-            add(Check("model", OK, f"{Path(model['path']).name} loads in {model['load_ms']} ms, "
-                      f"one inference {model['invoke_ms']} ms ({runtime})"))  # fmt: skip
+            add(
+                Check(
+                    "model",
+                    OK,
+                    f"{Path(model['path']).name} loads in {model['load_ms']} ms, "
+                    f"one inference {model['invoke_ms']} ms ({runtime})",
+                )
+            )
         elif "error" in model:
             add(Check("model", FAIL, model["error"], f"{pip} install --force-reinstall --no-deps fashion-edge"))
 
@@ -268,33 +300,66 @@ def diagnose(facts: Facts) -> list[Check]:
         add(Check("opencv", FAIL, "cv2 does not import", f"{pip} install opencv-python-headless"))
     elif len(cv_dists) > 1:
         # Both wheels install the same cv2/ folder; whichever was installed last wins, half-overwritten.
-        add(Check("opencv", WARN, f"several OpenCV wheels installed ({', '.join(cv_dists)}): they overwrite each other",
-                  f"{pip} uninstall -y {' '.join(cv_dists)} && {pip} install opencv-python-headless"))  # fmt: skip
+        add(
+            Check(
+                "opencv",
+                WARN,
+                f"several OpenCV wheels installed ({', '.join(cv_dists)}): they overwrite each other",
+                f"{pip} uninstall -y {' '.join(cv_dists)} && {pip} install opencv-python-headless",
+            )
+        )
     else:
         build = "headless build (no --show)" if facts.opencv_gui.upper() == "NONE" else f"GUI {facts.opencv_gui}"
         version_text = facts.packages.get(cv_dists[0]) if cv_dists else "from the system"
         add(Check("opencv", OK, f"{version_text}, {build}"))
         if facts.opencv_gui.upper() == "NONE":
-            add(Check("opencv-gui", NOTE, "--show needs a GUI build; --serve works without one (web view)",
-                      f"{pip} uninstall -y opencv-python-headless && {pip} install opencv-python"))  # fmt: skip
+            add(
+                Check(
+                    "opencv-gui",
+                    NOTE,
+                    "--show needs a GUI build; --serve works without one (web view)",
+                    f"{pip} uninstall -y opencv-python-headless && {pip} install opencv-python",
+                )
+            )
         if facts.opencv_video_io and not facts.opencv_video_io.get("v4l/v4l2", True):
-            add(Check("opencv-v4l2", WARN, "this OpenCV build has no V4L2: USB cameras will not open",
-                      f"{pip} install --force-reinstall opencv-python-headless"))  # fmt: skip
+            add(
+                Check(
+                    "opencv-v4l2",
+                    WARN,
+                    "this OpenCV build has no V4L2: USB cameras will not open",
+                    f"{pip} install --force-reinstall opencv-python-headless",
+                )
+            )
 
     add(_camera_check(facts, pip, pi))
     for dev, info in facts.video_devices.items():
         if info["camera"] and not info["readable"]:
-            add(Check("camera-permission", FAIL, f"{dev} ({info['name']}) is not readable by this user",
-                      "sudo usermod -aG video $USER   # then log out and in again"))  # fmt: skip
+            add(
+                Check(
+                    "camera-permission",
+                    FAIL,
+                    f"{dev} ({info['name']}) is not readable by this user",
+                    "sudo usermod -aG video $USER   # then log out and in again",
+                )
+            )
             break
 
+    if facts.cpu:
+        found = ", ".join(facts.cpu["int8_instructions"]) or "none known"
+        add(Check("int8-speed", NOTE, f"{facts.cpu['model']}: {found}; {facts.cpu['int8_expectation']}"))
     if facts.governor is None:
         add(Check("cpu-governor", NOTE, "not exposed here (container or VM): latency figures may vary"))
     elif facts.governor == "performance":
         add(Check("cpu-governor", OK, "performance"))
     else:
-        add(Check("cpu-governor", NOTE, f"{facts.governor}: the first frames run at a low clock; for steady latency",
-                  "echo performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor"))  # fmt: skip
+        add(
+            Check(
+                "cpu-governor",
+                NOTE,
+                f"{facts.governor}: the first frames run at a low clock; for steady latency",
+                "echo performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor",
+            )
+        )
     return checks
 
 
@@ -303,16 +368,27 @@ def _camera_check(facts: Facts, pip: str, pi: bool) -> Check:
     devices = ", ".join(f"{d} ({i['name']})" for d, i in facts.video_devices.items()) or "no /dev/video*"
     if pi and not facts.picamera2_importable:
         if facts.picamera2_on_system and facts.in_venv and not facts.venv_system_site_packages:
-            return Check("camera", WARN, "apt's picamera2 is installed but this venv hides system site-packages; "
-                         "libcamera cameras (CSI ribbon) need Picamera2: cv2.VideoCapture cannot open them",
-                         f"sed -i 's/^include-system-site-packages = false/include-system-site-packages = true/' "
-                         f"{sys.prefix}/pyvenv.cfg")  # fmt: skip
-        return Check("camera", WARN, f"picamera2 missing: libcamera cameras (CSI ribbon) cannot be opened by OpenCV; "
-                     f"{devices}", "sudo apt install -y python3-picamera2   # and a venv made with "
-                     "--system-site-packages")  # fmt: skip
+            return Check(
+                "camera",
+                WARN,
+                "apt's picamera2 is installed but this venv hides system site-packages; "
+                "libcamera cameras (CSI ribbon) need Picamera2: cv2.VideoCapture cannot open them",
+                f"sed -i 's/^include-system-site-packages = false/include-system-site-packages = true/' "
+                f"{sys.prefix}/pyvenv.cfg",
+            )
+        return Check(
+            "camera",
+            WARN,
+            f"picamera2 missing: libcamera cameras (CSI ribbon) cannot be opened by OpenCV; {devices}",
+            "sudo apt install -y python3-picamera2   # and a venv made with --system-site-packages",
+        )
     if backend is None:
-        return Check("camera", NOTE, f"no camera found ({devices}); image files, video files and streams still work",
-                     "plug in a USB camera, then: ls /dev/video*")  # fmt: skip
+        return Check(
+            "camera",
+            NOTE,
+            f"no camera found ({devices}); image files, video files and streams still work",
+            "plug in a USB camera, then: ls /dev/video*",
+        )
     return Check("camera", OK, f"will use {backend} ({argument}); {devices}")
 
 
@@ -344,8 +420,14 @@ def format_text(checks: list[Check]) -> str:
 
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=DEFAULT_MODEL, show_default=True,
-              help="Model to load for the smoke test.")  # fmt: skip
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="Model to load for the smoke test.",
+)
 @click.option("--no-smoke-test", is_flag=True, help="Do not load the model and run one inference.")
 def doctor_command(as_json: bool, model_path: Path, no_smoke_test: bool) -> None:
     """Check this machine for edge-classify: platform, Python, numpy, OpenCV, runtimes, camera, CPU governor."""
