@@ -75,33 +75,72 @@ def _progress():
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.argument(MODELS_DIR_PARAM, required=False, type=click.Path(path_type=Path, file_okay=False))
-@click.option("--threads", default="1,2,4", show_default=True, callback=_parse_threads,
-              help="Comma-separated interpreter thread counts; every variant is timed at each.")  # fmt: skip
-@click.option("--runs", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Timed invocations per variant and thread count.")  # fmt: skip
-@click.option("--warmup", type=click.IntRange(min=1), default=50, show_default=True,
-              help="Untimed invocations first (caches, XNNPACK packing, CPU clocks).")  # fmt: skip
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Images per invocation (1 = a camera loop); FPS counts images.")  # fmt: skip
+@click.option(
+    "--threads",
+    default="1,2,4",
+    show_default=True,
+    callback=_parse_threads,
+    help="Comma-separated interpreter thread counts; every variant is timed at each.",
+)
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Timed invocations per variant and thread count.",
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Untimed invocations first (caches, XNNPACK packing, CPU clocks).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Images per invocation (1 = a camera loop); FPS counts images.",
+)
 @out_dir_option("runs/bench", "bench.json, bench.md and bench.html")
-@click.option("--runtime", "runtimes", callback=_parse_runtimes,
-              help="Comma-separated TFLite runtimes to compare: litert, tflite-runtime, tf (default: the first "
-                   "that imports).")  # fmt: skip
-@click.option("--keras-model", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also benchmark this Keras float model (needs TensorFlow). Default: MODELS_DIR/model.keras "
-                   "when it exists and TensorFlow is installed.")  # fmt: skip
+@click.option(
+    "--runtime",
+    "runtimes",
+    callback=_parse_runtimes,
+    help="Comma-separated TFLite runtimes to compare: litert, tflite-runtime, tf (default: the first that imports).",
+)
+@click.option(
+    "--keras-model",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also benchmark this Keras float model (needs TensorFlow). Default: MODELS_DIR/model.keras "
+    "when it exists and TensorFlow is installed.",
+)
 @click.option("--no-keras", is_flag=True, help="Skip the Keras model even if one is found.")
-@click.option("--pin-cpu", type=int, is_flag=False, flag_value=-1, default=None, metavar="[CPU]",
-              help="Pi-class mode: restrict the run to one core (default: the highest-numbered allowed core), so "
-                   "a 1-thread figure is not helped by the others.")  # fmt: skip
-@click.option("--no-xnnpack", is_flag=True,
-              help="Run the TFLite models on the runtime's builtin kernels instead of its default XNNPACK delegate "
-                   "(an A/B: run once with and once without, then `bench merge`).")  # fmt: skip
+@click.option(
+    "--pin-cpu",
+    type=int,
+    is_flag=False,
+    flag_value=-1,
+    default=None,
+    metavar="[CPU]",
+    help="Pi-class mode: restrict the run to one core (default: the highest-numbered allowed core), so "
+    "a 1-thread figure is not helped by the others.",
+)
+@click.option(
+    "--no-xnnpack",
+    is_flag=True,
+    help="Run the TFLite models on the runtime's builtin kernels instead of its default XNNPACK delegate "
+    "(an A/B: run once with and once without, then `bench merge`).",
+)
 @click.option("--label", help="Device name in the reports (default: the host name).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the interleaving order.")
 @data_dir_option
-@click.option("--test-limit", type=click.IntRange(min=1),
-              help="Accuracy on the first N test images only (smoke runs; default: all 10,000).")  # fmt: skip
+@click.option(
+    "--test-limit",
+    type=click.IntRange(min=1),
+    help="Accuracy on the first N test images only (smoke runs; default: all 10,000).",
+)
 @click.pass_context
 def bench_group(ctx: click.Context, models_dir: Path | None = None, **options) -> None:
     """Benchmark every model variant on this device: accuracy, latency, size, memory, start-up.
@@ -119,8 +158,23 @@ def bench_group(ctx: click.Context, models_dir: Path | None = None, **options) -
         _run(models_dir, **options)
 
 
-def _run(models_dir: Path | None, threads, runs, warmup, batch, out_dir, runtimes, keras_model, no_keras, pin_cpu,
-         no_xnnpack, label, seed, data_dir, test_limit) -> None:  # fmt: skip
+def _run(
+    models_dir: Path | None,
+    threads,
+    runs,
+    warmup,
+    batch,
+    out_dir,
+    runtimes,
+    keras_model,
+    no_keras,
+    pin_cpu,
+    no_xnnpack,
+    label,
+    seed,
+    data_dir,
+    test_limit,
+) -> None:
     from ..artifacts import ensure_writable_dir
     from ..host import tensorflow_version
     from .models import discover
@@ -133,10 +187,21 @@ def _run(models_dir: Path | None, threads, runs, warmup, batch, out_dir, runtime
             keras_model = found
     if no_keras:
         keras_model = None
-    cfg = BenchConfig(models_dir=models_dir, keras_model=keras_model, threads=threads, runs=runs, warmup=warmup,
-                      batch=batch, runtimes=runtimes, pin_cpu=default_pin_cpu() if pin_cpu == -1 else pin_cpu,
-                      seed=seed, data_dir=data_dir, test_limit=test_limit, label=label,
-                      xnnpack=not no_xnnpack)  # fmt: skip
+    cfg = BenchConfig(
+        models_dir=models_dir,
+        keras_model=keras_model,
+        threads=threads,
+        runs=runs,
+        warmup=warmup,
+        batch=batch,
+        runtimes=runtimes,
+        pin_cpu=default_pin_cpu() if pin_cpu == -1 else pin_cpu,
+        seed=seed,
+        data_dir=data_dir,
+        test_limit=test_limit,
+        label=label,
+        xnnpack=not no_xnnpack,
+    )
     # Cheap checks first, so bad input fails before minutes of measuring and before --out is created.
     check_config(cfg)
     discover(models_dir, keras_model)

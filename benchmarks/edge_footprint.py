@@ -73,9 +73,13 @@ def start_to_first_prediction_s(args: list[str], runs: int) -> tuple[list[float]
 def peak_rss_mb(args: list[str]) -> dict[str, float | None]:
     """Peak RSS of one `edge-classify ARGS` run: VmHWM from inside, and GNU time's figure when available."""
     read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-c", _RSS_WRAPPER, *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, pass_fds=(write_fd,),
-                            env={**os.environ, "EDGE_FOOTPRINT_FD": str(write_fd)})  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RSS_WRAPPER, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        pass_fds=(write_fd,),
+        env={**os.environ, "EDGE_FOOTPRINT_FD": str(write_fd)},
+    )
     os.close(write_fd)
     vmhwm = os.read(read_fd, 64)
     os.close(read_fd)
@@ -83,8 +87,11 @@ def peak_rss_mb(args: list[str]) -> dict[str, float | None]:
     result: dict[str, float | None] = {"vmhwm_mb": int(vmhwm) / 1024 if vmhwm else None, "gnu_time_mb": None}
     if Path("/usr/bin/time").is_file():
         with tempfile.NamedTemporaryFile("r", suffix=".txt") as out:
-            subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out.name, *edge_classify_command(), *args],
-                           capture_output=True, check=True)  # fmt: skip
+            subprocess.run(
+                ["/usr/bin/time", "-f", "%M", "-o", out.name, *edge_classify_command(), *args],
+                capture_output=True,
+                check=True,
+            )
             result["gnu_time_mb"] = int(out.read().split()[-1]) / 1024
     return result
 
@@ -158,8 +165,12 @@ def make_inputs(folder: Path, frames: int, seed: int = 0) -> tuple[Path, Path]:
 
 
 @click.command()
-@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A .tflite with its card (default: the shipped int8 model).")  # fmt: skip
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A .tflite with its card (default: the shipped int8 model).",
+)
 @click.option("--runs", type=click.IntRange(1, 50), default=5, show_default=True, help="Start-up measurements.")
 @click.option("--frames", type=click.IntRange(10, 10000), default=300, show_default=True, help="Video length.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write results here.")
@@ -189,17 +200,23 @@ def main(model_path: Path | None, runs: int, frames: int, json_out: Path | None)
         "platform": platform.platform(),
     }
     median, peak = result["start_to_first_prediction_s"]["median"], rss["vmhwm_mb"] or rss["gnu_time_mb"]
-    click.echo(f"start -> first prediction: median {median:.3f} s, min {min(start_s):.3f} s over {runs} runs "
-               f"(target <= {TARGET_START_S} s: {'ok' if median <= TARGET_START_S else 'MISSED'}); "
-               f"CPU time of the whole run: median {statistics.median(cpu_s):.3f} s; "
-               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
+    click.echo(
+        f"start -> first prediction: median {median:.3f} s, min {min(start_s):.3f} s over {runs} runs "
+        f"(target <= {TARGET_START_S} s: {'ok' if median <= TARGET_START_S else 'MISSED'}); "
+        f"CPU time of the whole run: median {statistics.median(cpu_s):.3f} s; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     gnu = f", GNU time {rss['gnu_time_mb']:.1f} MB" if rss["gnu_time_mb"] else ""
-    click.echo(f"peak RSS: {peak:.1f} MB (VmHWM{gnu}; target <= {TARGET_RSS_MB:.0f} MB: "
-               f"{'ok' if peak <= TARGET_RSS_MB else 'MISSED'})")  # fmt: skip
+    click.echo(
+        f"peak RSS: {peak:.1f} MB (VmHWM{gnu}; target <= {TARGET_RSS_MB:.0f} MB: "
+        f"{'ok' if peak <= TARGET_RSS_MB else 'MISSED'})"
+    )
     t = throughput
-    click.echo(f"video {t['frame_size']}, {t['frames']} frames, 1 thread: {t['fps']:.1f} FPS end to end "
-               f"(decode {t['decode_ms']:.2f} ms + preprocess {t['preprocess_ms']:.2f} ms + "
-               f"infer {t['infer_ms']:.2f} ms per frame)")  # fmt: skip
+    click.echo(
+        f"video {t['frame_size']}, {t['frames']} frames, 1 thread: {t['fps']:.1f} FPS end to end "
+        f"(decode {t['decode_ms']:.2f} ms + preprocess {t['preprocess_ms']:.2f} ms + "
+        f"infer {t['infer_ms']:.2f} ms per frame)"
+    )
     if json_out:
         atomic_write_json(json_out, result)
 

@@ -28,8 +28,15 @@ def summarize(samples_ms: Sequence[float]) -> dict[str, float]:
     """mean, std, min, max and the p50/p90/p99 percentiles (linear interpolation) of the timings, in ms."""
     x = np.asarray(samples_ms, dtype=np.float64)
     p50, p90, p99 = np.percentile(x, [50, 90, 99])
-    return {"mean": float(x.mean()), "std": float(x.std()), "min": float(x.min()), "max": float(x.max()),
-            "p50": float(p50), "p90": float(p90), "p99": float(p99)}  # fmt: skip
+    return {
+        "mean": float(x.mean()),
+        "std": float(x.std()),
+        "min": float(x.min()),
+        "max": float(x.max()),
+        "p50": float(p50),
+        "p90": float(p90),
+        "p99": float(p99),
+    }
 
 
 def uses_xnnpack(interpreter: Any) -> bool:

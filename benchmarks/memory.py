@@ -96,8 +96,12 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         infer, xnnpack = _tflite_session(spec)
     infer(blank)
     first_output = time.monotonic()
-    result: dict[str, Any] = {"first_output_monotonic": first_output, "baseline_rss_mb": baseline_rss_mb,
-                              "peak_rss_mb": _peak_rss_mb(), "xnnpack": xnnpack}  # fmt: skip
+    result: dict[str, Any] = {
+        "first_output_monotonic": first_output,
+        "baseline_rss_mb": baseline_rss_mb,
+        "peak_rss_mb": _peak_rss_mb(),
+        "xnnpack": xnnpack,
+    }
     if spec.get("runs"):
         from .latency import timed_invocations
 

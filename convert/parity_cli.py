@@ -49,7 +49,7 @@ def _keras_path(models_dir: Path, keras_path: Path | None) -> Path:
             ["--keras", "keras_path"],
             type=click.Path(path_type=Path, dir_okay=False),
             help="The model.keras to compare as well [default: MODELS_DIR/model.keras].",
-        ),  # fmt: skip
+        ),
     ],
 )
 def parity_keras_command(keras_path: Path | None, **params: Any) -> None:

@@ -41,9 +41,14 @@ def qat_available() -> str | None:
 
 
 def quantization_aware_int8(
-    model_path: Path, calibration_images, io_type: str, epochs: int, seed: int = 42, train_limit: int | None = None,
+    model_path: Path,
+    calibration_images,
+    io_type: str,
+    epochs: int,
+    seed: int = 42,
+    train_limit: int | None = None,
     data_dir: Path | None = None,
-) -> QatResult:  # fmt: skip
+) -> QatResult:
     """Fine-tune `model_path` with fake quantization for `epochs` and return its full-int8 conversion."""
     import json
 
@@ -56,17 +61,29 @@ def quantization_aware_int8(
         raise FashionEdgeError(f"--qat-epochs must be positive, got {epochs}")
     with tempfile.TemporaryDirectory() as tmp:
         np.save(Path(tmp) / "calibration.npy", np.asarray(calibration_images))
-        args = {"model_path": str(model_path), "io_type": io_type, "epochs": epochs, "seed": seed,
-                "train_limit": train_limit, "data_dir": data_dir and str(data_dir), "work_dir": tmp}  # fmt: skip
+        args = {
+            "model_path": str(model_path),
+            "io_type": io_type,
+            "epochs": epochs,
+            "seed": seed,
+            "train_limit": train_limit,
+            "data_dir": data_dir and str(data_dir),
+            "work_dir": tmp,
+        }
         env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-        proc = subprocess.run([sys.executable, "-m", "fashion_edge.convert.qat", json.dumps(args)], env=env,
-                              capture_output=True, text=True)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "fashion_edge.convert.qat", json.dumps(args)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
             raise FashionEdgeError(f"quantization-aware training failed: {tail[0][:400]}")
         info = json.loads((Path(tmp) / "result.json").read_text())
-        return QatResult((Path(tmp) / "model.tflite").read_bytes(), info["tool"], epochs, info["train_images"],
-                         info["val_accuracy"])  # fmt: skip
+        return QatResult(
+            (Path(tmp) / "model.tflite").read_bytes(), info["tool"], epochs, info["train_images"], info["val_accuracy"]
+        )
 
 
 # --- the child process: tf-keras world ----------------------------------------------------------------------------
@@ -81,8 +98,11 @@ def _to_tf_keras(model3):
     keras3_only = ("dtype", "quantization_config", "lora_rank", "lora_alpha")
     x = inputs = tf_keras.Input(model3.input_shape[1:], name=model3.layers[0].name)
     for layer in model3.layers[1:]:
-        cfg = {k: v for k, v in layer.get_config().items()
-               if k not in keras3_only and not (isinstance(v, dict) and "module" in v)}  # fmt: skip
+        cfg = {
+            k: v
+            for k, v in layer.get_config().items()
+            if k not in keras3_only and not (isinstance(v, dict) and "module" in v)
+        }
         try:
             x = getattr(tf_keras.layers, type(layer).__name__).from_config(cfg)(x)
         except (AttributeError, TypeError, ValueError) as e:
@@ -117,8 +137,9 @@ def _annotate_for_qat(model2):
             return None
 
         def get_output_quantizers(self, layer):
-            return [qk.quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False,
-                                                         narrow_range=False)]  # fmt: skip
+            return [
+                qk.quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False, narrow_range=False)
+            ]
 
         def get_config(self):
             return {}
@@ -159,8 +180,14 @@ def _child(args: dict) -> None:
         loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    history = model.fit(x[train_idx], data.y_train[train_idx], batch_size=QAT_BATCH_SIZE, epochs=args["epochs"],
-                        validation_data=(x[val_idx], data.y_train[val_idx]), verbose=2)  # fmt: skip
+    history = model.fit(
+        x[train_idx],
+        data.y_train[train_idx],
+        batch_size=QAT_BATCH_SIZE,
+        epochs=args["epochs"],
+        validation_data=(x[val_idx], data.y_train[val_idx]),
+        verbose=2,
+    )
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     calibration = np.load(Path(args["work_dir"]) / "calibration.npy")
     apply_settings(converter, BY_NAME[QAT_VARIANT], calibration, args["io_type"])  # calibrates what has no fake-quant
@@ -169,9 +196,15 @@ def _child(args: dict) -> None:
     check_integer_only(model_bytes)
     (Path(args["work_dir"]) / "model.tflite").write_bytes(model_bytes)
     tool = f"tensorflow-model-optimization {version('tensorflow-model-optimization')}, tf-keras {tf_keras.__version__}"
-    (Path(args["work_dir"]) / "result.json").write_text(json.dumps({
-        "tool": tool, "train_images": len(train_idx), "val_accuracy": float(history.history["val_accuracy"][-1]),
-    }))  # fmt: skip
+    (Path(args["work_dir"]) / "result.json").write_text(
+        json.dumps(
+            {
+                "tool": tool,
+                "train_images": len(train_idx),
+                "val_accuracy": float(history.history["val_accuracy"][-1]),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

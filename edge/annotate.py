@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 INSET_PX = 84  # the 28x28 model input shown 3x in the top-right corner: what the model really saw
 
 
-def annotate(frame: np.ndarray, prediction: Prediction, model_input: np.ndarray | None = None,
-             fps: float | None = None) -> np.ndarray:  # fmt: skip
+def annotate(
+    frame: np.ndarray, prediction: Prediction, model_input: np.ndarray | None = None, fps: float | None = None
+) -> np.ndarray:
     """A copy of `frame` with top-k labels and scores, latency, FPS and the model's input drawn on it."""
     out = frame.copy() if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     h, w = out.shape[:2]
@@ -27,8 +28,16 @@ def annotate(frame: np.ndarray, prediction: Prediction, model_input: np.ndarray 
         thickness = 2 if i == 0 else 1
         colour = (0, 200, 255) if prediction.uncertain else (0, 255, 0)
         for col, extra in (((0, 0, 0), 2), (colour if i == 0 else (255, 255, 255), 0)):  # outline, then text
-            cv2.putText(out, text, (int(8 * scale), y), cv2.FONT_HERSHEY_SIMPLEX, 0.7 * scale, col,
-                        thickness + extra, cv2.LINE_AA)  # fmt: skip
+            cv2.putText(
+                out,
+                text,
+                (int(8 * scale), y),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.7 * scale,
+                col,
+                thickness + extra,
+                cv2.LINE_AA,
+            )
         y += int(26 * scale)
     if model_input is not None and w > 2 * INSET_PX and h > 2 * INSET_PX:
         inset = cv2.resize(model_input, (INSET_PX, INSET_PX), interpolation=cv2.INTER_NEAREST)
