@@ -10,7 +10,7 @@ each limit can be changed with an environment variable or `edge-classify --limit
     max-image-pixels   FASHION_EDGE_MAX_IMAGE_PIXELS        24M        declared width x height, before decoding
     max-part-bytes     FASHION_EDGE_MAX_PART_BYTES          16M        one MJPEG part or snapshot from a stream URL
     max-card-bytes     FASHION_EDGE_MAX_CARD_BYTES          1M         a model card (JSON)
-    max-viewers        FASHION_EDGE_MAX_VIEWERS             8          --serve: open /stream.mjpg + /events viewers
+    max-viewers        FASHION_EDGE_MAX_VIEWERS             16         --serve: open /stream.mjpg + /events viewers
     max-connections    FASHION_EDGE_MAX_CONNECTIONS         128        --serve: open connections (idle ones evicted)
     request-timeout-s  FASHION_EDGE_REQUEST_TIMEOUT_S       10         --serve: to send a request / accept data
 
@@ -39,7 +39,7 @@ class Limits:
     max_image_pixels: int = 24 << 20
     max_part_bytes: int = 16 << 20
     max_card_bytes: int = 1 << 20
-    max_viewers: int = 8
+    max_viewers: int = 16
     max_connections: int = 128
     request_timeout_s: float = 10.0
 
@@ -79,6 +79,14 @@ def from_env(environ: dict[str, str] | None = None) -> Limits:
         if key in environ:
             limits = replace(limits, **{f.name: _parse_value(f.name, environ[key], key)})
     return limits
+
+
+def from_settings(settings: tuple[str, ...] | list[str], environ: dict[str, str] | None = None) -> Limits:
+    """Defaults, then the environment, then each `--limit NAME=VALUE` in order (the command line wins)."""
+    bounds = from_env(environ)
+    for setting in settings:
+        bounds = bounds.with_setting(setting)
+    return bounds
 
 
 _current: Limits | None = None

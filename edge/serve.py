@@ -14,6 +14,10 @@ stream; frames that arrive meanwhile are skipped, not queued. Two condition vari
 only the encoder, `cond` wakes the viewers, and only when a new JPEG, event or status exists. Each HTTP client has
 its own thread that sends the shared buffer, so ten viewers cost ten socket writes of the same bytes, and a viewer
 that leaves just ends its thread (a broken pipe is the normal way out). Binds 127.0.0.1 unless a host is given.
+
+Hardening (edge/http_guard.py): capped connections (idle ones evicted first) and viewers (the newest beyond
+`max-viewers` get 503; /healthz is never refused), socket timeouts, a Host allow-list, an optional token, and no
+filesystem paths or URL credentials in anything sent (the model and a file source by their names).
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -37,6 +41,7 @@ import numpy as np
 from ..errors import FashionEdgeError
 from ..render import base64_text, image_png
 from .annotate import annotate
+from .http_guard import LOOPBACK_NAMES, GuardedHandler, GuardedServer, public_source, redact_urls
 from .record import result_record
 
 if TYPE_CHECKING:
@@ -101,7 +106,7 @@ class LiveState:
 
     def set_status(self, message: str, live: bool) -> None:
         with self.cond:
-            self.status = {"type": "status", "live": live, "message": message, "time": time.time()}
+            self.status = {"type": "status", "live": live, "message": redact_urls(message), "time": time.time()}
             self.status_seq += 1
             self.cond.notify_all()
 
@@ -121,16 +126,25 @@ class LiveState:
 
 
 def _event(prediction: Prediction, stats: Stats, at: float) -> dict[str, Any]:
-    """The result record (record.py) as the page receives it: typed, and stamped with the time it arrived."""
-    return {"type": "result", **result_record(prediction, stats), "time": round(at, 3)}
+    """The result record (record.py) as the page receives it: typed, stamped with the time it arrived, and with
+    the source named without its folder or URL credentials."""
+    record = result_record(prediction, stats)
+    return {"type": "result", **record, "source": public_source(record["source"]), "time": round(at, 3)}
+
+
+def _model_info(info: dict[str, Any]) -> dict[str, Any]:
+    """What viewers learn about the model: its file name, variant, runtime, labels and quantization (no path)."""
+    shown = {k: info.get(k) for k in ("variant", "runtime", "labels", "quantization")}
+    return {"model": PurePath(str(info.get("path", ""))).name, **shown}
 
 
 class LiveView:
     """The `--serve` observer (see observer.Observer): owns the HTTP server and the encoder thread."""
 
-    def __init__(self, host: str, port: int, info: dict[str, Any]) -> None:
+    def __init__(self, host: str, port: int, info: dict[str, Any], *, token: str | None = None,
+                 allow_hosts: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.state = LiveState(info)
-        self.server = _bind(host, port)
+        self.server = _bind(host, port, token=token, allow_hosts=allow_hosts)
         self.server.state = self.state  # type: ignore[attr-defined]  # handlers reach the state through the server
         self.host, self.port = host, self.server.server_address[1]
         self.url = _url(host, self.port)
@@ -151,7 +165,7 @@ class LiveView:
             state.frames = stats.frames
             state.last_result_at = time.monotonic()
             if not state.status["live"] or state.status["message"] == WAITING:  # first frame, or back after a drop
-                state.status = {"type": "status", "live": True, "message": stats.status, "time": at}
+                state.status = {"type": "status", "live": True, "message": redact_urls(stats.status), "time": at}
                 state.status_seq += 1
                 state.cond.notify_all()
             state.work.notify()
@@ -204,12 +218,7 @@ class LiveView:
                 state.cond.notify_all()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a viewer's thread never keeps the process alive
-    allow_reuse_address = True  # restart at once after a crash (TIME_WAIT); a *listening* port still fails to bind
-
-
-def _bind(host: str, port: int) -> _Server:
+def _bind(host: str, port: int, **guard: Any) -> GuardedServer:
     """The server bound to host:port, or FashionEdgeError saying why not and what to do."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -219,9 +228,9 @@ def _bind(host: str, port: int) -> _Server:
             "only) or 0.0.0.0 (every interface)"
         ) from e
     family = infos[0][0]
-    server_cls = type("_BoundServer", (_Server,), {"address_family": family})
+    server_cls = type("_BoundServer", (GuardedServer,), {"address_family": family})
     try:
-        return server_cls((host, port), _Handler)
+        return server_cls((host, port), _Handler, **guard)
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
             raise FashionEdgeError(
@@ -240,14 +249,22 @@ def _bind(host: str, port: int) -> _Server:
         raise FashionEdgeError(f"--serve: cannot listen on {host}:{port}: {e.strerror or e}") from e
 
 
-def start_server(address: str, info: dict[str, Any]) -> LiveView:
-    """Bind and start the web view (the hook `edge-classify --serve` calls); prints the URL to stderr."""
+def start_server(address: str, info: dict[str, Any], *, token: str | None = None,
+                 allow_hosts: tuple[str, ...] = ()) -> LiveView:  # fmt: skip
+    """Bind and start the web view (the hook `edge-classify --serve` calls); prints the URL to stderr.
+
+    `token`: required by every path but /healthz (see http_guard); `allow_hosts`: Host names to answer besides
+    this machine's own and loopback ones.
+    """
     host, port = parse_address(address)
-    view = LiveView(host, port, info)
+    view = LiveView(host, port, info, token=token, allow_hosts=allow_hosts)
     elsewhere = ""
     if host in ("0.0.0.0", "::"):
         elsewhere = f"; from other machines: http://{socket.gethostname()}.local:{view.port}/ or this machine's IP"
     click.echo(f"serving the live view on {view.url}{elsewhere} (Ctrl-C stops)", err=True)
+    if host not in LOOPBACK_NAMES and not token:
+        click.echo(f"warning: --serve {address} is reachable from the network and has no token: anyone who can "
+                   "reach this machine can watch; set FASHION_EDGE_TOKEN or --token", err=True)  # fmt: skip
     return view
 
 
@@ -288,9 +305,8 @@ def realtime(sources: Iterable[Any]) -> Iterator[Any]:
         yield _Realtime(source) if paced else source
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(GuardedHandler):
     server_version = "fashion-edge"
-    protocol_version = "HTTP/1.1"
 
     @property
     def state(self) -> LiveState:
@@ -345,7 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
             recent = [_event(*item) for item in state.recent]
             latest = dict(state.event) if state.event else (recent[-1] if recent else None)
             body = {
-                "model": {k: state.info.get(k) for k in ("path", "variant", "runtime", "labels", "quantization")},
+                "model": _model_info(state.info),
                 "status": state.status,
                 "frames": state.frames,
                 "latest": latest,
@@ -355,7 +371,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _healthz(self) -> None:
         health = self.state.health()
-        self._json(health, HTTPStatus.OK if health["ok"] else HTTPStatus.SERVICE_UNAVAILABLE)
+        shown = health if self.authorized else {"ok": health["ok"]}  # without the token: healthy or not, no more
+        self._json(shown, HTTPStatus.OK if health["ok"] else HTTPStatus.SERVICE_UNAVAILABLE)
 
     def _snapshot(self) -> None:
         with self.state.cond:
@@ -375,11 +392,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self) -> None:
         state = self.state
-        self._streaming_headers(f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        if not self.server.add_viewer():
+            self.refuse_viewer()
+            return
         with state.cond:
             state.stream_viewers += 1
             state.work.notify()  # the encoder may be holding a frame it skipped for want of viewers
         try:
+            self._streaming_headers(f"multipart/x-mixed-replace; boundary={BOUNDARY}")
             sent = 0
             while True:
                 with state.cond:
@@ -394,16 +414,20 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 sent = seq
         finally:
+            self.server.remove_viewer()
             with state.cond:
                 state.stream_viewers -= 1
 
     def _events(self) -> None:
         state = self.state
-        self._streaming_headers("text/event-stream")
+        if not self.server.add_viewer():
+            self.refuse_viewer()
+            return
         with state.cond:
             state.event_viewers += 1
-            info = {k: state.info.get(k) for k in ("path", "variant", "runtime", "quantization", "labels")}
+            info = _model_info(state.info)
         try:
+            self._streaming_headers("text/event-stream")
             self._sse({"type": "model", **info})
             sent_event, sent_status = 0, -1
             while True:
@@ -432,6 +456,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(b": keepalive\n\n")
                     self.wfile.flush()
         finally:
+            self.server.remove_viewer()
             with state.cond:
                 state.event_viewers -= 1
 

@@ -63,7 +63,7 @@ def wait_for(predicate, timeout=5.0):
 def read_mjpeg_parts(view: LiveView, count: int) -> list[bytes]:
     """Open /stream.mjpg like a browser and return the first `count` JPEG parts."""
     sock = socket.create_connection(("127.0.0.1", view.port), timeout=5)
-    sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")
     stream = sock.makefile("rb")
     assert b"200" in stream.readline()
     while stream.readline() not in (b"\r\n", b""):
@@ -131,7 +131,7 @@ def test_stream_advances_and_events_carry_predictions(view):
         assert any(not np.array_equal(images[0], img) for img in images[1:])  # the stream advances
 
         sock = socket.create_connection(("127.0.0.1", view.port), timeout=5)
-        sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
         stream = sock.makefile("rb")
         events = []
         while len([e for e in events if e["type"] == "result"]) < 3:
@@ -163,7 +163,7 @@ def test_viewers_cost_nothing_when_gone_and_never_slow_inference(view):
     socks = []
     for _ in range(10):
         s = socket.create_connection(("127.0.0.1", view.port), timeout=5)
-        s.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")
         socks.append(s)
     assert wait_for(lambda: view.state.stream_viewers == 10)
     start = time.perf_counter()
@@ -215,7 +215,7 @@ def test_close_ends_streams_and_frees_the_port():
     port = view.port
     feed(view, 0)
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.sendall(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
     assert wait_for(lambda: view.state.event_viewers == 1)
     view.close()
     data = b""
