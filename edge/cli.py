@@ -84,6 +84,9 @@ class ClassifyOptions:
     save_video: Path | None = None
     show: bool = False
     serve: str | None = None
+    token: str | None = None
+    allow_host: tuple[str, ...] = ()
+    limit: tuple[str, ...] = ()
 
     @property
     def model_path(self) -> Path:
@@ -138,7 +141,11 @@ class RunSummary:
 
 
 class VideoSink:
-    """--save-video: annotated frames to OUT, written to a hidden file beside it and renamed when complete."""
+    """--save-video: annotated frames to OUT, written to a hidden file beside it and renamed when complete.
+
+    OpenCV's VideoWriter reports no write errors, so on close the file is opened again and its frame count compared
+    with the frames written: a disk that filled up leaves no finished-looking video, only an error.
+    """
 
     CODECS = {".avi": "MJPG", ".mp4": "mp4v", ".mkv": "MJPG", ".mov": "mp4v"}
 
@@ -147,10 +154,13 @@ class VideoSink:
             raise FashionEdgeError(f"--save-video {path}: use one of {', '.join(self.CODECS)}")
         if not path.parent.is_dir():
             raise FashionEdgeError(f"--save-video {path}: folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise FashionEdgeError(f"--save-video {path}: folder {path.parent} is not writable; choose another")
         self.path, self.fps = path, fps  # None: taken from the first source that knows its rate, else 15
         self._tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
         self._writer: Any = None
         self._size: tuple[int, int] | None = None
+        self.frames = 0
 
     def write(self, image: np.ndarray) -> None:
         import cv2
@@ -158,17 +168,42 @@ class VideoSink:
         if self._writer is None:
             self._size = (image.shape[1], image.shape[0])
             fourcc = cv2.VideoWriter_fourcc(*self.CODECS[self.path.suffix.lower()])
-            self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps or 15.0, self._size)
-            if not self._writer.isOpened():
-                raise FashionEdgeError(f"--save-video {self.path}: OpenCV cannot write this format here")
+            writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps or 15.0, self._size)
+            if not writer.isOpened():
+                writer.release()
+                self._discard()
+                raise FashionEdgeError(f"--save-video {self.path}: cannot create the video there (a read-only or "
+                                       "full file system, or a codec this OpenCV build lacks)")  # fmt: skip
+            self._writer = writer
         if (image.shape[1], image.shape[0]) != self._size:  # stills of different sizes share one video
             image = cv2.resize(image, self._size)
         self._writer.write(image)
+        self.frames += 1
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
+        """Finish the file and give it its name if every frame reached the disk; else remove it and say so."""
+        import cv2
+
+        if self._writer is None:
+            return
+        writer, self._writer = self._writer, None
+        writer.release()
+        check = cv2.VideoCapture(str(self._tmp))
+        stored = int(check.get(cv2.CAP_PROP_FRAME_COUNT)) if check.isOpened() else 0
+        check.release()
+        if stored != self.frames:
+            self._discard()
+            raise FashionEdgeError(f"--save-video {self.path}: only {max(stored, 0)} of {self.frames} frames reached "
+                                   "the disk (is it full?); the incomplete video was removed")  # fmt: skip
+        try:
             os.replace(self._tmp, self.path)
+        except OSError as e:
+            self._discard()
+            raise FashionEdgeError(f"--save-video {self.path}: cannot give the video its name: {e.strerror}") from e
+
+    def _discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._tmp.unlink()
 
 
 class Window:
@@ -208,7 +243,7 @@ class Outputs:
     observers: list[Observer] = field(default_factory=list)
     sink: VideoSink | None = None
     window: Window | None = None
-    echo: Callable[[str], None] = click.echo
+    echo: Callable[[str], None] = field(default=lambda line: _stdout_line(line))
 
     def result(self, frame: Frame, model_input: np.ndarray, prediction: Prediction, stats: Stats) -> bool:
         """Send one result everywhere; False when the user closed the window."""
@@ -296,13 +331,14 @@ def _classify_source(source: Source, classifier: Classifier, preprocess: Preproc
     meter = _FpsMeter()
     for frame in source.frames():
         start = time.perf_counter()
-        try:
+        try:  # the one error boundary per frame: whatever decoding or preprocessing raised fails this frame only
             if frame.error is not None:
                 raise FashionEdgeError(frame.error)
             model_input = to_model_input(frame.image, preprocess)
-        except FashionEdgeError as e:
-            summary.failures.append((frame.source, str(e)))
-            outputs.failure(frame.source, str(e))
+        except Exception as e:
+            message = str(e) if isinstance(e, FashionEdgeError) else _unexpected(e)
+            summary.failures.append((frame.source, message))
+            outputs.failure(frame.source, message)
             continue
         preprocess_ms = (time.perf_counter() - start) * 1000.0
         prediction = classifier.classify(model_input)
@@ -316,6 +352,37 @@ def _classify_source(source: Source, classifier: Classifier, preprocess: Preproc
         if max_frames is not None and summary.results >= max_frames:
             return False
     return True
+
+
+def _stdout_line(line: str) -> None:
+    """One result line to stdout; a full disk or closed pipe there becomes one FashionEdgeError, not a traceback."""
+    try:
+        click.echo(line)
+    except OSError as e:
+        _stdout_failed(e)
+
+
+def _flush_stdout() -> None:
+    """Results still buffered must reach stdout now, where an error can be reported, not at interpreter exit."""
+    try:
+        sys.stdout.flush()
+    except OSError as e:
+        _stdout_failed(e)
+
+
+def _stdout_failed(error: OSError) -> None:
+    # what is still buffered can never be written: send it to /dev/null so the exit does not fail a second time
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise FashionEdgeError(f"cannot write to standard output: {error.strerror or error}") from error
+
+
+def _unexpected(error: BaseException) -> str:
+    """One line for an exception no check foresaw (e.g. an OpenCV assertion on a strange image)."""
+    lines = str(error).strip().splitlines()
+    kind = type(error).__qualname__
+    kind = kind if type(error).__module__ == "builtins" else f"{type(error).__module__}.{kind}"  # cv2.error
+    return f"cannot preprocess this image ({kind}: {lines[-1] if lines else 'no detail'})"
 
 
 # ---------------------------------------------------------------------------------------------------- run
@@ -396,8 +463,10 @@ def _serve_module() -> Any:
 
 def run(options: ClassifyOptions) -> int:
     """Do what `options` ask; return the exit code (0: every input classified)."""
+    from . import limits
     from .preprocess import PreprocessConfig, parse_roi
 
+    limits.configure(limits.from_settings(options.limit))  # before anything is read
     if options.model_info:
         _print_model_info(load_classifier(options), options.json_lines)
         return 0
@@ -414,7 +483,8 @@ def run(options: ClassifyOptions) -> int:
         classifier = load_classifier(options)
         serve = _serve_module() if options.serve else None
         if serve is not None:
-            outputs.observers.append(serve.start_server(options.serve, classifier.info()))
+            outputs.observers.append(serve.start_server(options.serve, classifier.info(), token=options.token,
+                                                        allow_hosts=options.allow_host))  # fmt: skip
         if options.save_video:
             outputs.sink = VideoSink(options.save_video, next((s.fps for s in opened if s.fps), None))
         sources = _chain(_file_sources(options.paths, options.every), opened)
@@ -470,6 +540,16 @@ def _classify_options(f: Callable) -> Callable:
                      help="Write frames with the prediction drawn on (.avi or .mp4)."),
         click.option("--show", is_flag=True, help="Show frames in a window (needs OpenCV with a GUI)."),
         click.option("--serve", metavar="[HOST:]PORT", help="Live web view of the stream and predictions."),
+        click.option("--token", envvar="FASHION_EDGE_TOKEN", show_envvar=True,
+                     help="--serve: every page but /healthz needs this token (open /?token=TOKEN once in a browser, "
+                          "or send Authorization: Bearer TOKEN). Set it whenever the view binds beyond 127.0.0.1."),
+        click.option("--allow-host", multiple=True, metavar="NAME",
+                     help="--serve: also answer requests for this Host name (repeatable; '*' = any). Loopback "
+                          "names, this machine's name and the address a request arrives on are always allowed."),
+        click.option("--limit", multiple=True, metavar="NAME=VALUE",
+                     help="Change a limit (repeatable): max-file-bytes, max-image-pixels, max-part-bytes, "
+                          "max-card-bytes, max-viewers, max-connections, request-timeout-s; e.g. --limit "
+                          "max-image-pixels=50M. Defaults and FASHION_EDGE_* variables: README, Reliability."),
     ]  # fmt: skip
     for option in reversed(options):
         f = option(f)
@@ -486,6 +566,7 @@ def classify_command(**params: Any) -> None:
     """
     with user_errors():
         code = run(ClassifyOptions(**params))
+        _flush_stdout()
     sys.exit(code)
 
 
