@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data import CLASS_NAMES
 from ..edge.evaluate import predict_scores
 from ..errors import FashionEdgeError
 from .calibration import representative_dataset
@@ -74,11 +75,16 @@ def layer_errors(model, calibration_images: np.ndarray, debug_images: np.ndarray
     rows = []
     for row in csv.DictReader(io.StringIO(dump.getvalue())):
         scale = float(row["scale"])
-        rows.append(LayerError(
-            op=row["op_name"], tensor=row["tensor_name"], scale=scale,
-            rmse_over_scale=math.sqrt(float(row["mean_squared_error"])) / scale if scale else float("nan"),
-            mean_error=float(row["mean_error"]), max_abs_error=float(row["max_abs_error"]),
-        ))  # fmt: skip
+        rows.append(
+            LayerError(
+                op=row["op_name"],
+                tensor=row["tensor_name"],
+                scale=scale,
+                rmse_over_scale=math.sqrt(float(row["mean_squared_error"])) / scale if scale else float("nan"),
+                mean_error=float(row["mean_error"]),
+                max_abs_error=float(row["max_abs_error"]),
+            )
+        )
     return sorted(rows, key=lambda r: -r.rmse_over_scale)
 
 
@@ -101,17 +107,25 @@ def selective_quantization(
         nodes = [layer.tensor for layer in worst[:k]]
         model_bytes = int8_with_float_layers(model, calibration_images, nodes)
         input_spec, output_spec = interpreter_io_specs(model_bytes)
-        card = {"input": {**input_spec, "shape": [1, 28, 28, 1]}, "output": {**output_spec, "kind": "logits"}}
+        card = {
+            "labels": list(CLASS_NAMES),
+            "input": {**input_spec, "shape": [1, 28, 28, 1]},
+            "output": {**output_spec, "kind": "logits"},
+        }
         with tempfile.TemporaryDirectory() as tmp:  # measured, not shipped
             path = Path(tmp) / "selective.tflite"
             path.write_bytes(model_bytes)
             scores = predict_scores(path, card, test_images, progress=progress)
         pred = np.argmax(scores, axis=1)
-        results.append(SelectiveResult(
-            float_layers=nodes, float_ops=sorted(set(float_ops(model_bytes))), size_bytes=len(model_bytes),
-            test_accuracy=float(np.mean(pred == labels)),
-            agreement_with_float=float(np.mean(pred == float_predictions)),
-        ))  # fmt: skip
+        results.append(
+            SelectiveResult(
+                float_layers=nodes,
+                float_ops=sorted(set(float_ops(model_bytes))),
+                size_bytes=len(model_bytes),
+                test_accuracy=float(np.mean(pred == labels)),
+                agreement_with_float=float(np.mean(pred == float_predictions)),
+            )
+        )
     return results
 
 
