@@ -81,8 +81,9 @@ def confusion_figure(matrices: dict[str, np.ndarray]) -> bytes:
         ax.imshow(cm, cmap=cmap, vmin=-lim if cmap == "RdBu_r" else 0, vmax=lim)
         for (i, j), v in np.ndenumerate(cm):
             if v:
-                ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
-                        color="white" if abs(v) > 0.6 * lim else "black")  # fmt: skip
+                ax.text(
+                    j, i, str(v), ha="center", va="center", fontsize=8, color="white" if abs(v) > 0.6 * lim else "black"
+                )
         ax.set_title(title, fontsize=12)
         ax.set_xticks(range(10), names, rotation=60, ha="right", fontsize=9)
         ax.set_yticks(range(10), names, fontsize=9)
@@ -128,11 +129,17 @@ def _variant_row(e: VariantEval, labels: np.ndarray, reference: VariantEval | No
     quantization = e.card["quantization"]
     agreement = None if reference is None else round(float(np.mean(e.predictions == reference.predictions)), 5)
     return {
-        "variant": e.variant, "file": e.path.name, "size_bytes": e.size_bytes, "scheme": quantization["scheme"],
-        "method": quantization["method"], "input_dtype": e.card["input"]["dtype"],
-        "test_accuracy": round(float(np.mean(e.predictions == labels)), 5), "agreement_with_float32": agreement,
-        "card_test_accuracy": e.card.get("metrics", {}).get("test_accuracy"), "qat": quantization.get("qat"),
-    }  # fmt: skip
+        "variant": e.variant,
+        "file": e.path.name,
+        "size_bytes": e.size_bytes,
+        "scheme": quantization["scheme"],
+        "method": quantization["method"],
+        "input_dtype": e.card["input"]["dtype"],
+        "test_accuracy": round(float(np.mean(e.predictions == labels)), 5),
+        "agreement_with_float32": agreement,
+        "card_test_accuracy": e.card.get("metrics", {}).get("test_accuracy"),
+        "qat": quantization.get("qat"),
+    }
 
 
 def _evaluate(models: list[Model], images, progress_bar: ProgressBar) -> list[VariantEval]:
@@ -205,9 +212,12 @@ def _layer_section(keras_path, int8_card, data, images, labels, float_pred, debu
             f"{accuracy_pp:+.2f} pp, agreement with float32 {agreement_pp:+.2f} pp, "
             f"{best.size_bytes - base.size_bytes:+d} bytes, and those ops then run float kernels (slower on int8-only "
             "accelerators). "
-            + (f"Worth considering (a gain of at least {SELECTIVE_WORTH_PP} pp)." if worth else
-               f"Not worth it (both gains below {SELECTIVE_WORTH_PP} pp): full int8 stays the default.")
-        )  # fmt: skip
+            + (
+                f"Worth considering (a gain of at least {SELECTIVE_WORTH_PP} pp)."
+                if worth
+                else f"Not worth it (both gains below {SELECTIVE_WORTH_PP} pp): full int8 stays the default."
+            )
+        )
     return section
 
 
@@ -235,15 +245,18 @@ def build_report(
 
     report: dict[str, Any] = {
         "title": "fashion-edge quantization accuracy report",
-        "created_by": {"tool": f"fashion-edge {__version__}", "python": platform.python_version(),
-                       "machine": platform.machine()},
+        "created_by": {
+            "tool": f"fashion-edge {__version__}",
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+        },
         "models_dir": str(models_dir),
         "test_images": int(len(images)),
         "reference": "float32" if reference else None,
         "targets": TARGETS,
         "variants": [_variant_row(e, labels, reference) for e in evals],
         "source_models": sorted({str(e.card.get("source_model_sha256")) for e in evals}),
-    }  # fmt: skip
+    }
     figures = Figures()
     int8 = by_variant.get("int8")
     qat = next((e for e in evals if e.card["quantization"]["method"] == "qat"), None)
@@ -255,8 +268,9 @@ def build_report(
         if keras is None:
             report["per_layer"] = {"skipped": why_not}
         else:
-            report["per_layer"] = _layer_section(keras, int8.card, data, images, labels, reference.predictions,
-                                                 debug_images, denylist_layers, bar)  # fmt: skip
+            report["per_layer"] = _layer_section(
+                keras, int8.card, data, images, labels, reference.predictions, debug_images, denylist_layers, bar
+            )
             figures.png["layer_error.png"] = layer_figure(
                 report["per_layer"]["layers"], report["per_layer"]["rounding_noise_rmse_over_scale"]
             )
@@ -273,10 +287,16 @@ def _compare_int8(report, figures: Figures, reference: VariantEval, int8: Varian
     f_acc, q_acc = per_class_accuracy(labels, f_pred), per_class_accuracy(labels, q_pred)
     support = np.bincount(labels, minlength=10)
     report["per_class"] = [
-        {"class_id": c, "label": CLASS_NAMES[c], "support": int(support[c]), "float32_accuracy": round(float(f), 5),
-         "int8_accuracy": round(float(q), 5), "delta_pp": round(100 * float(q - f), 3)}
+        {
+            "class_id": c,
+            "label": CLASS_NAMES[c],
+            "support": int(support[c]),
+            "float32_accuracy": round(float(f), 5),
+            "int8_accuracy": round(float(q), 5),
+            "delta_pp": round(100 * float(q - f), 3),
+        }
         for c, (f, q) in enumerate(zip(f_acc, q_acc, strict=True))
-    ]  # fmt: skip
+    ]
     cms = {"float32": confusion_matrix(labels, f_pred), "int8": confusion_matrix(labels, q_pred)}
     report["confusion"] = {k: v.tolist() for k, v in cms.items()}
     figures.png["confusion.png"] = confusion_figure(cms)
@@ -286,20 +306,32 @@ def _compare_int8(report, figures: Figures, reference: VariantEval, int8: Varian
         "count": int(len(flipped)),
         "float_right_int8_wrong": int(np.sum(f_pred[flipped] == labels[flipped])),
         "int8_right_float_wrong": int(np.sum(q_pred[flipped] == labels[flipped])),
-        "examples": [{"test_index": int(i), "label": CLASS_NAMES[labels[i]], "float32": CLASS_NAMES[f_pred[i]],
-                      "int8": CLASS_NAMES[q_pred[i]]} for i in shown],
-    }  # fmt: skip
+        "examples": [
+            {
+                "test_index": int(i),
+                "label": CLASS_NAMES[labels[i]],
+                "float32": CLASS_NAMES[f_pred[i]],
+                "int8": CLASS_NAMES[q_pred[i]],
+            }
+            for i in shown
+        ],
+    }
     if len(flipped):
         figures.png["flips.png"] = flips_figure(images[shown], labels[shown], f_pred[shown], q_pred[shown])
     f_total, q_total = float(np.mean(f_pred == labels)), float(np.mean(q_pred == labels))
     drop_pp, agreement = 100 * (f_total - q_total), 1 - len(flipped) / len(labels)
     report["int8_vs_float32"] = {
-        "float32_accuracy": round(f_total, 5), "int8_accuracy": round(q_total, 5), "drop_pp": round(drop_pp, 3),
-        "agreement": round(agreement, 5), "int8_size_bytes": int8.size_bytes,
-        "meets": {"drop": drop_pp <= TARGETS["max_int8_drop_pp"],
-                  "agreement": agreement >= TARGETS["min_int8_agreement"],
-                  "size": int8.size_bytes <= TARGETS["max_int8_size_bytes"]},
-    }  # fmt: skip
+        "float32_accuracy": round(f_total, 5),
+        "int8_accuracy": round(q_total, 5),
+        "drop_pp": round(drop_pp, 3),
+        "agreement": round(agreement, 5),
+        "int8_size_bytes": int8.size_bytes,
+        "meets": {
+            "drop": drop_pp <= TARGETS["max_int8_drop_pp"],
+            "agreement": agreement >= TARGETS["min_int8_agreement"],
+            "size": int8.size_bytes <= TARGETS["max_int8_size_bytes"],
+        },
+    }
 
 
 # --- rendering ----------------------------------------------------------------------------------------------------
@@ -321,30 +353,62 @@ def _pct(x: float) -> str:
 def _sections(report: dict[str, Any]) -> list[Section]:
     """The report's sections, one source for Markdown and HTML."""
     mixed = len(report["source_models"]) > 1
-    sections = [Section(
-        "Variants", f"Evaluated on {report['test_images']} Fashion-MNIST test images (fresh run)."
-        + (" WARNING: these files were converted from different Keras models (source_model_sha256 differs); "
-           "re-run `fashion-edge convert` into an empty folder." if mixed else ""),
-        ("variant", "scheme", "input", "size KB", "accuracy %", "agreement with float32 %"),
-        tuple((v["variant"], v["scheme"], v["input_dtype"], f"{v['size_bytes'] / 1024:.1f}", _pct(v["test_accuracy"]),
-               "-" if v["agreement_with_float32"] is None else _pct(v["agreement_with_float32"]))
-              for v in report["variants"]),
-    )]  # fmt: skip
+    sections = [
+        Section(
+            "Variants",
+            f"Evaluated on {report['test_images']} Fashion-MNIST test images (fresh run)."
+            + (
+                " WARNING: these files were converted from different Keras models (source_model_sha256 differs); "
+                "re-run `fashion-edge convert` into an empty folder."
+                if mixed
+                else ""
+            ),
+            ("variant", "scheme", "input", "size KB", "accuracy %", "agreement with float32 %"),
+            tuple(
+                (
+                    v["variant"],
+                    v["scheme"],
+                    v["input_dtype"],
+                    f"{v['size_bytes'] / 1024:.1f}",
+                    _pct(v["test_accuracy"]),
+                    "-" if v["agreement_with_float32"] is None else _pct(v["agreement_with_float32"]),
+                )
+                for v in report["variants"]
+            ),
+        )
+    ]
     if "int8_vs_float32" in report:
         c, met = report["int8_vs_float32"], {True: "met", False: "NOT met"}
-        sections.append(Section("int8 against float32: targets", (
-            f"int8 {_pct(c['int8_accuracy'])}% vs float32 {_pct(c['float32_accuracy'])}%: drop {c['drop_pp']:.2f} pp "
-            f"(target <= {TARGETS['max_int8_drop_pp']}: {met[c['meets']['drop']]}); top-1 agreement "
-            f"{_pct(c['agreement'])}% (target >= {_pct(TARGETS['min_int8_agreement'])}%: "
-            f"{met[c['meets']['agreement']]}); size {c['int8_size_bytes'] / 1024:.1f} KB "
-            f"(target <= {TARGETS['max_int8_size_bytes'] // 1024} KB: {met[c['meets']['size']]})."
-        )))  # fmt: skip
-        sections.append(Section(
-            "Per-class accuracy", "Recall per class; delta = int8 - float32 in percentage points.",
-            ("class", "images", "float32 %", "int8 %", "delta pp"),
-            tuple((r["label"], r["support"], _pct(r["float32_accuracy"]), _pct(r["int8_accuracy"]),
-                   f"{r['delta_pp']:+.2f}") for r in report["per_class"]),
-        ))  # fmt: skip
+        sections.append(
+            Section(
+                "int8 against float32: targets",
+                (
+                    f"int8 {_pct(c['int8_accuracy'])}% vs float32 {_pct(c['float32_accuracy'])}%: "
+                    f"drop {c['drop_pp']:.2f} pp (target <= {TARGETS['max_int8_drop_pp']}: "
+                    f"{met[c['meets']['drop']]}); top-1 agreement "
+                    f"{_pct(c['agreement'])}% (target >= {_pct(TARGETS['min_int8_agreement'])}%: "
+                    f"{met[c['meets']['agreement']]}); size {c['int8_size_bytes'] / 1024:.1f} KB "
+                    f"(target <= {TARGETS['max_int8_size_bytes'] // 1024} KB: {met[c['meets']['size']]})."
+                ),
+            )
+        )
+        sections.append(
+            Section(
+                "Per-class accuracy",
+                "Recall per class; delta = int8 - float32 in percentage points.",
+                ("class", "images", "float32 %", "int8 %", "delta pp"),
+                tuple(
+                    (
+                        r["label"],
+                        r["support"],
+                        _pct(r["float32_accuracy"]),
+                        _pct(r["int8_accuracy"]),
+                        f"{r['delta_pp']:+.2f}",
+                    )
+                    for r in report["per_class"]
+                ),
+            )
+        )
         sections.append(
             Section(
                 "Confusion matrices",
@@ -353,46 +417,88 @@ def _sections(report: dict[str, Any]) -> list[Section]:
             )
         )
         f = report["flips"]
-        sections.append(Section("Predictions that flip", (
-            f"{f['count']} test images change their top-1 class between float32 and int8: "
-            f"{f['float_right_int8_wrong']} that float32 got right and int8 gets wrong, "
-            f"{f['int8_right_float_wrong']} the other way round (first {MAX_FLIP_EXAMPLES} shown). Title colour: "
-            "red = int8 broke it, green = int8 fixed it, black = both wrong."
-        ), image="flips.png" if f["count"] else None))  # fmt: skip
+        sections.append(
+            Section(
+                "Predictions that flip",
+                (
+                    f"{f['count']} test images change their top-1 class between float32 and int8: "
+                    f"{f['float_right_int8_wrong']} that float32 got right and int8 gets wrong, "
+                    f"{f['int8_right_float_wrong']} the other way round (first {MAX_FLIP_EXAMPLES} shown). "
+                    "Title colour: red = int8 broke it, green = int8 fixed it, black = both wrong."
+                ),
+                image="flips.png" if f["count"] else None,
+            )
+        )
     if "ptq_vs_qat" in report:
         ptq, qat = report["ptq_vs_qat"]["ptq"], report["ptq_vs_qat"]["qat"]
         gain = 100 * (qat["test_accuracy"] - ptq["test_accuracy"])
         details = qat["qat"] or {}
-        sections.append(Section("Post-training vs quantization-aware int8", (
-            f"QAT ({details.get('epochs', '?')} fine-tuning epochs on {details.get('train_images', '?')} training "
-            f"images) changes int8 test accuracy by {gain:+.2f} pp against post-training quantization. The fine-tuning "
-            "also trains the weights further, so part of any gain is training, not quantization: compare agreement "
-            "with float32 too (QAT's weights differ from the float model's, so its agreement is lower by design)."
-        ), ("method", "variant", "accuracy %", "agreement with float32 %", "size KB"),
-            tuple((m.upper(), r["variant"], _pct(r["test_accuracy"]),
-                   "-" if r["agreement_with_float32"] is None else _pct(r["agreement_with_float32"]),
-                   f"{r['size_bytes'] / 1024:.1f}") for m, r in (("ptq", ptq), ("qat", qat)))))  # fmt: skip
+        sections.append(
+            Section(
+                "Post-training vs quantization-aware int8",
+                (
+                    f"QAT ({details.get('epochs', '?')} fine-tuning epochs on {details.get('train_images', '?')} "
+                    f"training images) changes int8 test accuracy by {gain:+.2f} pp against post-training "
+                    "quantization. The fine-tuning also trains the weights further, so part of any gain is training, "
+                    "not quantization: compare agreement with float32 too (QAT's weights differ from the float "
+                    "model's, so its agreement is lower by design)."
+                ),
+                ("method", "variant", "accuracy %", "agreement with float32 %", "size KB"),
+                tuple(
+                    (
+                        m.upper(),
+                        r["variant"],
+                        _pct(r["test_accuracy"]),
+                        "-" if r["agreement_with_float32"] is None else _pct(r["agreement_with_float32"]),
+                        f"{r['size_bytes'] / 1024:.1f}",
+                    )
+                    for m, r in (("ptq", ptq), ("qat", qat))
+                ),
+            )
+        )
     layer = report.get("per_layer", {})
     if "skipped" in layer:
         sections.append(Section("Per-layer quantization error", f"Skipped: {layer['skipped']}."))
     elif layer:
-        sections.append(Section(
-            "Per-layer quantization error",
-            f"TFLite QuantizationDebugger on {layer['debug_images']} test images, worst first. RMSE/scale is the "
-            f"error in quantization steps; pure rounding gives {layer['rounding_noise_rmse_over_scale']:.2f}.",
-            ("#", "op", "output tensor", "scale", "RMSE/scale", "mean error", "max abs error"),
-            tuple((i, r["op"], r["tensor"][:70], f"{r['scale']:.4g}", f"{r['rmse_over_scale']:.3f}",
-                   f"{r['mean_error']:+.4f}", f"{r['max_abs_error']:.4f}") for i, r in enumerate(layer["layers"])),
-            "layer_error.png",
-        ))  # fmt: skip
-        sections.append(Section(
-            "Selective quantization, measured",
-            "The worst layers kept in float; every row has float model input/output, so row 0 is the like-for-like "
-            "all-int8 baseline. " + layer.get("selective_verdict", ""),
-            ("float layers", "float ops", "size KB", "accuracy %", "agreement with float32 %"),
-            tuple((len(s["float_layers"]), ", ".join(s["float_ops"]) or "-", f"{s['size_bytes'] / 1024:.1f}",
-                   _pct(s["test_accuracy"]), _pct(s["agreement_with_float"])) for s in layer["selective"]),
-        ))  # fmt: skip
+        sections.append(
+            Section(
+                "Per-layer quantization error",
+                f"TFLite QuantizationDebugger on {layer['debug_images']} test images, worst first. RMSE/scale is the "
+                f"error in quantization steps; pure rounding gives {layer['rounding_noise_rmse_over_scale']:.2f}.",
+                ("#", "op", "output tensor", "scale", "RMSE/scale", "mean error", "max abs error"),
+                tuple(
+                    (
+                        i,
+                        r["op"],
+                        r["tensor"][:70],
+                        f"{r['scale']:.4g}",
+                        f"{r['rmse_over_scale']:.3f}",
+                        f"{r['mean_error']:+.4f}",
+                        f"{r['max_abs_error']:.4f}",
+                    )
+                    for i, r in enumerate(layer["layers"])
+                ),
+                "layer_error.png",
+            )
+        )
+        sections.append(
+            Section(
+                "Selective quantization, measured",
+                "The worst layers kept in float; every row has float model input/output, so row 0 is the like-for-like "
+                "all-int8 baseline. " + layer.get("selective_verdict", ""),
+                ("float layers", "float ops", "size KB", "accuracy %", "agreement with float32 %"),
+                tuple(
+                    (
+                        len(s["float_layers"]),
+                        ", ".join(s["float_ops"]) or "-",
+                        f"{s['size_bytes'] / 1024:.1f}",
+                        _pct(s["test_accuracy"]),
+                        _pct(s["agreement_with_float"]),
+                    )
+                    for s in layer["selective"]
+                ),
+            )
+        )
     return sections
 
 
