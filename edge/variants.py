@@ -43,7 +43,7 @@ TABLE: tuple[Variant, ...] = (
         calibrated=True,
         ops_set="TFLITE_BUILTINS_INT8",
         integer_only=True,
-    ),  # fmt: skip
+    ),
     # int8 after quantization-aware fine-tuning (convert --qat-epochs N), beside the post-training int8
     Variant(
         "int8_qat",
@@ -55,7 +55,7 @@ TABLE: tuple[Variant, ...] = (
         ops_set="TFLITE_BUILTINS_INT8",
         integer_only=True,
         default=False,
-    ),  # fmt: skip
+    ),
     # int16 activations / int8 weights: finer activations, but LiteRT runs it on reference kernels (no XNNPACK):
     # about 100x slower than int8 on x86 (measured); offered for fidelity comparisons, not shipped.
     Variant(
@@ -68,7 +68,7 @@ TABLE: tuple[Variant, ...] = (
         integer_only=True,
         default=False,
         io="float32",
-    ),  # fmt: skip
+    ),
     # int8 with the layers named by --float-layers (or the N worst by the quantization debugger) kept in float.
     # Its own scheme, so no table calls it "int8"; float input/output (the debugger keeps the boundary float).
     Variant(
@@ -80,7 +80,7 @@ TABLE: tuple[Variant, ...] = (
         default=False,
         io="float32",
         float_fallback=True,
-    ),  # fmt: skip
+    ),
 )
 BY_NAME: dict[str, Variant] = {v.name: v for v in TABLE}
 VARIANTS: tuple[str, ...] = tuple(v.name for v in TABLE if v.default)  # what `convert` writes by default
