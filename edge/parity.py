@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import cv2
 import numpy as np
 
 from ..errors import FashionEdgeError
@@ -34,6 +33,7 @@ from .evaluate import predict_scores
 from .preprocess import INVERT_MODES, PREPROCESS_MODES, PreprocessConfig, parse_roi, to_model_input
 from .registry import find_models, shipped_dir
 from .runtime import import_runtime, resolve_runtime
+from .sources import read_image
 
 MODELS_DIR = shipped_dir()
 _INTEGER = ("int8", "uint8", "int16")
@@ -97,12 +97,11 @@ def load_images(paths: list[Path], config: PreprocessConfig) -> tuple[list[Path]
     """Decode and preprocess each file once: (files that worked, their (N, 28, 28) inputs, {file: error})."""
     good, inputs, errors = [], [], {}
     for path in paths:
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR) if Path(path).is_file() else None
-        if frame is None:
-            errors[str(path)] = "not found" if not Path(path).exists() else "not an image OpenCV can decode"
+        if not Path(path).exists():
+            errors[str(path)] = "not found"
             continue
-        try:
-            inputs.append(to_model_input(frame, config))
+        try:  # read_image bounds file type, size and declared dimensions before decoding
+            inputs.append(to_model_input(read_image(Path(path)), config))
         except FashionEdgeError as e:
             errors[str(path)] = str(e)
             continue
