@@ -26,12 +26,18 @@ test-edge:
 lint:
 	$(PY)/ruff check . && $(PY)/ruff format --check .
 
-## The shipped models: the full recipe (seeded) -> float32 + int8 with cards, into edge/models/small/.
+## The shipped models (seeded): the small and nano recipes -> float32 + int8 with cards (+ training.json), into
+## edge/models/<size>/. Interrupted? Run it again: each training resumes from runs/<size>/checkpoint.
+SIZES := small nano
 model: setup
-	$(PY)/fashion-edge train --profile full --out runs/full
-	$(PY)/fashion-edge convert runs/full/model.keras --out runs/full/tflite
-	cp runs/full/training.json runs/full/tflite/fashion_int8.tflite runs/full/tflite/fashion_int8.json \
-	   runs/full/tflite/fashion_float32.tflite runs/full/tflite/fashion_float32.json edge/models/small/
+	for size in $(SIZES); do \
+	  $(PY)/fashion-edge train --profile $$size --out runs/$$size && \
+	  $(PY)/fashion-edge convert runs/$$size/model.keras --out runs/$$size/tflite --variants float32,int8 && \
+	  mkdir -p edge/models/$$size && \
+	  cp runs/$$size/training.json runs/$$size/tflite/fashion_int8.tflite runs/$$size/tflite/fashion_int8.json \
+	     runs/$$size/tflite/fashion_float32.tflite runs/$$size/tflite/fashion_float32.json edge/models/$$size/ \
+	  || exit 1; \
+	done
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache .venv-edge
