@@ -20,40 +20,15 @@ import click
 import cv2
 import numpy as np
 
-from ..edge.registry import SHIPPED_VARIANTS
+from ..edge.registry import DEFAULT_SIZE, SHIPPED_VARIANTS, SIZES
+from .scenes import EMPTY_CONDITIONS, FRAME_H, FRAME_W, GARMENT_CONDITIONS, iter_frames, render_frame
 
-FRAME_W, FRAME_H = 640, 480
+__all__ = ["FRAME_H", "FRAME_W", "measure", "measure_conditions", "render_photo", "render_photos"]
 
 
 def render_photo(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One 28x28 Fashion-MNIST image (light on dark) -> a 640x480 BGR uint8 'photo' of it (dark on light)."""
-    size = int(rng.integers(150, 401))
-    reflectance = 1.0 - cv2.resize(image.astype(np.float32) / 255.0, (size, size), interpolation=cv2.INTER_CUBIC)
-    angle = float(rng.uniform(-6, 6))
-    rot = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
-    reflectance = cv2.warpAffine(reflectance, rot, (size, size), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)  # fmt: skip
-    scene = np.ones((FRAME_H, FRAME_W), dtype=np.float32)
-    top, left = int(rng.integers(0, FRAME_H - size + 1)), int(rng.integers(0, FRAME_W - size + 1))
-    scene[top : top + size, left : left + size] = np.clip(reflectance, 0.0, 1.0)
-    # light: a linear gradient in a random direction (0.55..1.0) times a soft vignette centred off the frame centre
-    ys, xs = np.mgrid[0:FRAME_H, 0:FRAME_W].astype(np.float32)
-    theta = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(theta) * (xs / FRAME_W - 0.5) + np.sin(theta) * (ys / FRAME_H - 0.5)) + 0.5
-    low = rng.uniform(0.55, 0.8)
-    light = low + (1.0 - low) * np.clip(ramp, 0, 1)
-    cx, cy = rng.uniform(0.3, 0.7) * FRAME_W, rng.uniform(0.3, 0.7) * FRAME_H
-    light *= 1.0 - 0.25 * (((xs - cx) ** 2 + (ys - cy) ** 2) / (FRAME_W**2 / 4 + FRAME_H**2 / 4))
-    exposure = rng.uniform(190, 245)
-    tint = rng.uniform(0.88, 1.06, size=3).astype(np.float32)  # per channel, B G R
-    frame = (scene * light * exposure)[:, :, None] * tint[None, None, :]
-    frame = cv2.GaussianBlur(frame, (0, 0), float(rng.uniform(0.4, 1.2)))
-    frame += rng.normal(0.0, rng.uniform(2.0, 6.0), size=frame.shape).astype(np.float32)
-    frame = np.clip(frame, 0, 255).astype(np.uint8)
-    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 91))])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    return render_frame(image, "photo", rng)
 
 
 def iter_photos(images: np.ndarray, seed: int = 0) -> Iterator[np.ndarray]:
@@ -94,40 +69,96 @@ def measure(model_path: Path, images: np.ndarray, labels: np.ndarray, seed: int 
     }
 
 
+def measure_conditions(model_path: Path, images: np.ndarray, labels: np.ndarray, seed: int = 0,
+                       conditions: tuple[str, ...] | None = None, empty_frames: int | None = None,
+                       num_threads: int | None = 1) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Per condition: the full edge pipeline (`nothing.classify_frame`, with the card's calibrated threshold) on
+    frames rendered from `images`, against the same images in dataset form.
+
+    Garment conditions: accuracy (a frame reported as nothing counts as wrong) and the rate of frames wrongly
+    reported as nothing. Empty conditions (`empty_frames` frames each, default len(images)): the nothing rate.
+    """
+    from ..edge.card import card_path, read_card
+    from ..edge.classifier import Classifier
+    from ..edge.evaluate import predict_scores, top1_accuracy
+    from ..edge.nothing import classify_frame
+
+    classifier = Classifier(model_path, num_threads=num_threads)
+    dataset = top1_accuracy(predict_scores(model_path, read_card(card_path(model_path)), images), labels)
+    results: dict[str, dict[str, float]] = {}
+    for condition in conditions or (*GARMENT_CONDITIONS, *EMPTY_CONDITIONS):
+        empty = condition in EMPTY_CONDITIONS
+        source = (empty_frames or len(images)) if empty else images
+        outcomes = [classify_frame(frame, classifier) for frame in iter_frames(source, condition, seed)]
+        nothing = float(np.mean([r.nothing is not None for r in outcomes]))
+        row: dict[str, float] = {"frames": len(outcomes), "nothing_rate": nothing}
+        if not empty:
+            correct = [
+                r.nothing is None and r.prediction.classes[0].id == y for r, y in zip(outcomes, labels, strict=True)
+            ]
+            row |= {"dataset_accuracy": dataset, "photo_accuracy": float(np.mean(correct))}
+        results[condition] = row
+    return results
+
+
+def conditions_table(results: dict[str, dict[str, float]]) -> str:
+    """The per-condition results as a Markdown table."""
+    lines = ["| condition | frames | dataset images | rendered frames | difference | reported as nothing |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for name, row in results.items():
+        if "photo_accuracy" in row:
+            diff = 100 * (row["photo_accuracy"] - row["dataset_accuracy"])
+            lines.append(f"| {name} | {row['frames']} | {row['dataset_accuracy']:.1%} | {row['photo_accuracy']:.1%} "
+                         f"| {diff:+.1f} pp | {row['nothing_rate']:.1%} (wrongly) |")  # fmt: skip
+        else:
+            lines.append(f"| {name} (no garment) | {row['frames']} | | | | **{row['nothing_rate']:.1%}** |")
+    return "\n".join(lines)
+
+
 @click.command()
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A .tflite with its card beside it (default: the shipped int8 model).")  # fmt: skip
+@click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True)
 @click.option("--variant", type=click.Choice(SHIPPED_VARIANTS), default="int8", show_default=True)
-@click.option("--per-class", type=click.IntRange(1, 1000), default=50, show_default=True,
-              help="Test images per class (stratified sample).")  # fmt: skip
+@click.option("--per-class", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Test images per class (stratified sample) and condition.")  # fmt: skip
+@click.option("--condition", "conditions", multiple=True, type=click.Choice([*GARMENT_CONDITIONS, *EMPTY_CONDITIONS]),
+              help="Only these conditions (repeatable; default: all).")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write results here.")
 @click.option("--save-examples", type=click.Path(file_okay=False, path_type=Path),
-              help="Write a few rendered frames and their 28x28 inputs as PNGs here.")  # fmt: skip
-def main(model_path: Path | None, variant: str, per_class: int, seed: int, json_out: Path | None,
-         save_examples: Path | None) -> None:  # fmt: skip
-    """Accuracy of the edge preprocessing on photo-like renders of the Fashion-MNIST test set."""
+              help="Write two rendered frames per condition and their 28x28 inputs as images here.")  # fmt: skip
+def main(model_path: Path | None, model_size: str, variant: str, per_class: int, conditions: tuple[str, ...],
+         seed: int, json_out: Path | None, save_examples: Path | None) -> None:  # fmt: skip
+    """Accuracy of the edge pipeline on camera-like renders of the Fashion-MNIST test set, per condition, with the
+    "nothing in view" rates; and the naive gray+resize baseline on the plain photo-like frames."""
     from ..artifacts import atomic_write_json, ensure_writable_dir
     from ..data import load_fashion_mnist, stratified_sample
-    from ..edge.preprocess import PreprocessConfig, naive_input, to_model_input
+    from ..edge.preprocess import to_model_input
     from ..edge.registry import shipped_model
     from ..options import user_errors
 
     with user_errors():
-        model_path = model_path or shipped_model(variant)
+        model_path = model_path or shipped_model(variant, model_size)
         data = load_fashion_mnist()
         idx = stratified_sample(data.y_test, per_class, seed)
-        result = {"model": str(model_path), "seed": seed,
-                  **measure(model_path, data.x_test[idx], data.y_test[idx], seed)}  # fmt: skip
+        images, labels = data.x_test[idx], data.y_test[idx]
+        per_condition = measure_conditions(model_path, images, labels, seed, conditions or None)
+        result = {"model": str(model_path), "seed": seed, "per_class": per_class, "conditions": per_condition}
+        if not conditions:
+            result["photo_preprocessing_only"] = measure(model_path, images, labels, seed)
         if save_examples:
             ensure_writable_dir(save_examples)
-            for i, frame in enumerate(render_photos(data.x_test[idx[:8]], seed)):
-                cv2.imwrite(str(save_examples / f"frame_{i}.jpg"), frame)
-                cv2.imwrite(str(save_examples / f"photo_{i}.png"), to_model_input(frame, PreprocessConfig("photo")))
-                cv2.imwrite(str(save_examples / f"naive_{i}.png"), naive_input(frame))
+            for condition in conditions or (*GARMENT_CONDITIONS, *EMPTY_CONDITIONS):
+                source = 2 if condition in EMPTY_CONDITIONS else images[:2]
+                for i, frame in enumerate(iter_frames(source, condition, seed)):
+                    cv2.imwrite(str(save_examples / f"{condition}_{i}.jpg"), frame)
+                    cv2.imwrite(str(save_examples / f"{condition}_{i}_input.png"), to_model_input(frame))
         if json_out:
             atomic_write_json(json_out, result)
-    click.echo(json.dumps(result, indent=2))
+    click.echo(conditions_table(per_condition))
+    if "photo_preprocessing_only" in result:
+        click.echo(json.dumps(result["photo_preprocessing_only"], indent=2))
 
 
 if __name__ == "__main__":

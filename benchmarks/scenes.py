@@ -167,15 +167,18 @@ def _light(rng: np.random.Generator, shadow: bool) -> np.ndarray:
     return light.astype(np.float32)
 
 
-def _photograph(reflectance: np.ndarray, light: np.ndarray, cond: Condition, rng: np.random.Generator) -> np.ndarray:
-    """Expose, tint, blur, add noise and JPEG-compress: (H, W) reflectance x light -> BGR uint8 frame."""
+def _photograph(reflectance: np.ndarray, light: np.ndarray, cond: Condition, rng: np.random.Generator,
+                noise_rng: np.random.Generator | None = None) -> np.ndarray:  # fmt: skip
+    """Expose, tint, blur, add noise (drawn from `noise_rng`, default `rng`) and JPEG-compress: (H, W) reflectance x
+    light -> BGR uint8 frame."""
     exposure = rng.uniform(*cond.exposure)
     tint = rng.uniform(0.88, 1.06, size=3).astype(np.float32)  # per channel, B G R
     if cond.covered and rng.random() < 0.5:
         tint = np.array([0.35, 0.55, 1.0], np.float32)  # a finger over the lens: dim, red, blurred
     frame = (reflectance * light * exposure)[:, :, None] * tint[None, None, :]
     frame = cv2.GaussianBlur(frame, (0, 0), float(rng.uniform(0.4, 1.2)) * (12 if cond.covered else 1))
-    frame += rng.normal(0.0, rng.uniform(*cond.noise), size=frame.shape).astype(np.float32)
+    sigma = rng.uniform(*cond.noise)
+    frame += (noise_rng or rng).normal(0.0, sigma, size=frame.shape).astype(np.float32)
     frame = np.clip(frame, 0, 255).astype(np.uint8)
     ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 91))])
     if not ok:
@@ -183,8 +186,10 @@ def _photograph(reflectance: np.ndarray, light: np.ndarray, cond: Condition, rng
     return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
 
 
-def render_frame(image: np.ndarray | None, condition: str | Condition, rng: np.random.Generator) -> np.ndarray:
-    """One 640x480 BGR uint8 frame of `image` (28x28, light on dark) under `condition`; None for an empty scene."""
+def render_frame(image: np.ndarray | None, condition: str | Condition, rng: np.random.Generator,
+                 noise_rng: np.random.Generator | None = None) -> np.ndarray:  # fmt: skip
+    """One 640x480 BGR uint8 frame of `image` (28x28, light on dark) under `condition`; None for an empty scene.
+    With `noise_rng`, the sensor noise comes from it: the same `rng` seed then films the same scene again."""
     cond = CONDITIONS[condition] if isinstance(condition, str) else condition
     surface = _surface(cond.surface, rng)
     scene = surface.copy()
@@ -206,7 +211,7 @@ def render_frame(image: np.ndarray | None, condition: str | Condition, rng: np.r
             dt, dl = _place(blob.shape, rng, avoid)
             patch = (slice(dt, dt + blob.shape[0]), slice(dl, dl + blob.shape[1]))
             scene[patch] = (1 - blob) * scene[patch] + blob * base * rng.uniform(0.05, 0.3)
-    return _photograph(scene, _light(rng, cond.shadow), cond, rng)
+    return _photograph(scene, _light(rng, cond.shadow), cond, rng, noise_rng)
 
 
 def iter_frames(images: np.ndarray | int, condition: str, seed: int = 0) -> Iterator[np.ndarray]:
@@ -217,6 +222,15 @@ def iter_frames(images: np.ndarray | int, condition: str, seed: int = 0) -> Iter
         yield render_frame(image, condition, rng)
 
 
-def render_photo(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One 28x28 Fashion-MNIST image -> the plain photo-like 640x480 frame (dark garment on light paper)."""
-    return render_frame(image, "photo", rng)
+def render_clip(
+    segments: list[tuple[np.ndarray | None, int]], condition: str = "photo", seed: int = 0
+) -> Iterator[np.ndarray]:
+    """A still camera filming a sequence of scenes: (image or None for the empty surface, frames) per segment. Within
+    a segment the scene and the camera settings stay, only the sensor noise changes from frame to frame."""
+    noise_rng = np.random.default_rng([seed, 1])
+    for k, (image, frames) in enumerate(segments):
+        cond = CONDITIONS[condition]
+        if image is None:
+            cond = Condition(surface=cond.surface, garment=None, shadow=cond.shadow)
+        for _ in range(frames):
+            yield render_frame(image, cond, np.random.default_rng([seed, 2, k]), noise_rng)

@@ -44,6 +44,7 @@ from .runtime import RUNTIMES
 
 if TYPE_CHECKING:  # the real imports happen inside the command: `--help` stays fast and OpenCV-free
     from .classifier import Classifier, Prediction
+    from .nothing import FrameResult
     from .preprocess import PreprocessConfig
     from .sources import Frame, Source
 
@@ -87,6 +88,8 @@ class ClassifyOptions:
     token: str | None = None
     allow_host: tuple[str, ...] = ()
     limit: tuple[str, ...] = ()
+    smooth: int | None = None
+    on_change: bool = False
 
     @property
     def model_path(self) -> Path:
@@ -101,6 +104,9 @@ class ClassifyOptions:
 
 def _result_line(frame: Frame, prediction: Prediction, stats: Stats) -> str:
     where = frame.source if frame.index is None else f"{frame.source}#{frame.index}"
+    if stats.nothing is not None:
+        fps = f"  {stats.fps:.1f} fps" if stats.fps else ""
+        return f"{where}  nothing in view ({stats.nothing})  {prediction.latency_ms:.1f} ms{fps}"
     ranked = " | ".join(f"{c.label} {c.score:.2f}" for c in prediction.classes)
     flag = "  (uncertain)" if prediction.uncertain else ""
     fps = f"  {stats.fps:.1f} fps" if stats.fps else ""
@@ -245,19 +251,21 @@ class Outputs:
     window: Window | None = None
     echo: Callable[[str], None] = field(default=lambda line: _stdout_line(line))
 
-    def result(self, frame: Frame, model_input: np.ndarray, prediction: Prediction, stats: Stats) -> bool:
-        """Send one result everywhere; False when the user closed the window."""
+    def result(self, frame: Frame, model_input: np.ndarray, prediction: Prediction, stats: Stats,
+               print_it: bool = True) -> bool:  # fmt: skip
+        """Send one result everywhere (stdout only if `print_it`: --on-change); False when the user closed the
+        window."""
         from .annotate import annotate
 
-        if self.json_lines:
+        if print_it and self.json_lines:
             self.echo(json.dumps(result_record(prediction, stats)))
-        else:
+        elif print_it:
             self.echo(_result_line(frame, prediction, stats))
         for observer in self.observers:
             observer.on_result(frame.image, model_input, prediction, stats)
         if self.sink is None and self.window is None:
             return True
-        drawn = annotate(frame.image, prediction, model_input, stats.fps)
+        drawn = annotate(frame.image, prediction, model_input, stats.fps, box=stats.box, nothing=stats.nothing)
         if self.sink is not None:
             self.sink.write(drawn)
         return self.window is None or self.window.show(drawn, frame.index is None)
@@ -304,50 +312,88 @@ def classify_sources(
     outputs: Outputs,
     *,
     max_frames: int | None = None,
+    smooth: int | None = None,
+    on_change: bool = False,
 ) -> RunSummary:
     """Classify every frame of every source in turn (each source is closed when done, or on Ctrl-C).
 
     A frame that cannot be read or preprocessed is a failure of that input; the run goes on. Ctrl-C ends it cleanly.
+    Frames of a video, stream or camera get steady labels over the last `smooth` frames (None: the default window,
+    0: off); `on_change` prints a result only when the (steady) label of a source changes.
     """
     summary = RunSummary()
     try:
         for source in sources:
             with contextlib.closing(source):
-                if not _classify_source(source, classifier, preprocess, outputs, summary, max_frames):
+                live = _LiveLabels(smooth, on_change, len(classifier.labels))
+                if not _classify_source(source, classifier, preprocess, outputs, summary, max_frames, live):
                     break
     except KeyboardInterrupt:
         summary.interrupted = True
     return summary
 
 
+class _LiveLabels:
+    """Per source: steady labels over video/stream/camera frames (--smooth) and the --on-change filter."""
+
+    def __init__(self, smooth: int | None, on_change: bool, n_classes: int) -> None:
+        from .smoothing import DEFAULT_WINDOW, LabelSmoother
+
+        window = DEFAULT_WINDOW if smooth is None else smooth
+        self.smoother = LabelSmoother(window) if window > 1 else None
+        self.on_change, self.n_classes = on_change, n_classes
+        self._last: tuple[str | None] | None = None  # the last label printed (a tuple: None is a label)
+
+    def steady(self, frame: Frame, result: FrameResult, classifier: Classifier) -> tuple[Prediction, str | None, bool]:
+        """The prediction and nothing-reason to report for this frame, and whether they are smoothed."""
+        if self.smoother is None or frame.index is None:  # stills are never smoothed
+            return result.prediction, result.nothing, False
+        from .classifier import Prediction
+        from .postprocess import get_classes_from_scores
+
+        steady = self.smoother.update(None if result.nothing else result.prediction.scores, self.n_classes)
+        classes = get_classes_from_scores(steady.scores, classifier.top_k, labels=classifier.labels)
+        prediction = Prediction(classes, steady.scores, result.prediction.latency_ms,
+                                uncertain=classes[0].score < classifier.threshold)  # fmt: skip
+        nothing = None if steady.class_id is not None else (result.nothing or "nothing in most recent frames")
+        return prediction, nothing, True
+
+    def should_print(self, label: str | None) -> bool:
+        """--on-change: True only when `label` differs from the last one printed for this source."""
+        if not self.on_change:
+            return True
+        changed, self._last = self._last != (label,), (label,)
+        return changed
+
+
 def _classify_source(source: Source, classifier: Classifier, preprocess: PreprocessConfig, outputs: Outputs,
-                     summary: RunSummary, max_frames: int | None) -> bool:  # fmt: skip
+                     summary: RunSummary, max_frames: int | None, live: _LiveLabels) -> bool:  # fmt: skip
     """Classify one source's frames into `summary`; False when the run should stop (window closed, --max-frames)."""
-    from .preprocess import to_model_input
+    from .nothing import classify_frame
 
     summary.live |= source.live
     if outputs.sink is not None and outputs.sink.fps is None:
         outputs.sink.fps = source.fps
     meter = _FpsMeter()
     for frame in source.frames():
-        start = time.perf_counter()
         try:  # the one error boundary per frame: whatever decoding or preprocessing raised fails this frame only
             if frame.error is not None:
                 raise FashionEdgeError(frame.error)
-            model_input = to_model_input(frame.image, preprocess)
+            result = classify_frame(frame.image, classifier, preprocess)
         except Exception as e:
             message = str(e) if isinstance(e, FashionEdgeError) else _unexpected(e)
             summary.failures.append((frame.source, message))
             outputs.failure(frame.source, message)
             continue
-        preprocess_ms = (time.perf_counter() - start) * 1000.0
-        prediction = classifier.classify(model_input)
+        prediction, nothing, smoothed = live.steady(frame, result, classifier)
         fps = meter.tick()
         summary.results += 1
         summary.latencies_ms.append(prediction.latency_ms)
         stats = Stats(frame.source, frame.index, summary.results, fps if frame.index is not None else None,
-                      prediction.latency_ms, preprocess_ms, getattr(source, "status", "ok"))  # fmt: skip
-        if not outputs.result(frame, model_input, prediction, stats):
+                      prediction.latency_ms, result.preprocess_ms, getattr(source, "status", "ok"), nothing,
+                      result.box, result.candidates, smoothed, result.label)  # fmt: skip
+        print_it = live.should_print(None if nothing else prediction.label)
+        if not outputs.result(frame, result.model_input, prediction, stats, print_it):
             return False
         if max_frames is not None and summary.results >= max_frames:
             return False
@@ -490,7 +536,8 @@ def run(options: ClassifyOptions) -> int:
         sources = _chain(_file_sources(options.paths, options.every), opened)
         # a web view of a video file plays it at its own frame rate, like a camera, instead of in a blink
         summary = classify_sources(serve.realtime(sources) if serve else sources, classifier, config, outputs,
-                                   max_frames=options.max_frames)  # fmt: skip
+                                   max_frames=options.max_frames, smooth=options.smooth,
+                                   on_change=options.on_change)  # fmt: skip
     if summary.results != 1 or summary.failures or summary.live or summary.interrupted:
         click.echo(summary.text(), err=True)
     return summary.exit_code
@@ -540,6 +587,12 @@ def _classify_options(f: Callable) -> Callable:
                      help="Write frames with the prediction drawn on (.avi or .mp4)."),
         click.option("--show", is_flag=True, help="Show frames in a window (needs OpenCV with a GUI)."),
         click.option("--serve", metavar="[HOST:]PORT", help="Live web view of the stream and predictions."),
+        click.option("--smooth", type=click.IntRange(0, 1000), metavar="N",
+                     help="Steady labels on videos, streams and cameras: the class leading the last N frames "
+                          "(0 = off) [default: 5; images are never smoothed]."),
+        click.option("--on-change", is_flag=True,
+                     help="Print a line (or JSON record) only when a source's label changes, nothing in view "
+                          "included: what an integration wants."),
         click.option("--token", envvar="FASHION_EDGE_TOKEN", show_envvar=True,
                      help="--serve: every page but /healthz needs this token (open /?token=TOKEN once in a browser, "
                           "or send Authorization: Bearer TOKEN). Set it whenever the view binds beyond 127.0.0.1."),

@@ -30,7 +30,8 @@ MIN_INK = 0.05  # Fashion-MNIST trimmed edges within 5% of the background colour
 NOISE_FLOOR = 4.0  # ink must exceed this many noise sigmas
 MAX_CANDIDATES = 2
 MIN_SIDE_FRAC = 0.06  # an object whose longest side is below this fraction of the frame's shorter side is no garment
-MIN_CONTRAST = 0.1  # ... and one whose mean ink is below this, neither
+FAINT_FACTOR = 1.6  # ... nor one whose contrast is below this many times the ink threshold
+SPAN_FRAC, MIN_FILL = 0.9, 0.15  # ... nor a thin line across the view: a shadow edge the lighting model missed
 MAX_SHADOW_LINES = 4  # straight edges tried as shadow edges
 MIN_SHADOW_STEP = 0.08  # a change of light smaller than this (log brightness, ~8%) is no shadow edge
 MAX_UPRIGHT_ANGLE = 25.0  # rotations up to this are undone (Fashion-MNIST garments are upright)
@@ -38,8 +39,8 @@ MAX_UPRIGHT_ANGLE = 25.0  # rotations up to this are undone (Fashion-MNIST garme
 
 @dataclass(frozen=True)
 class Candidate:
-    """One object: its box (x, y, w, h) in working pixels, ink mass (sum), contrast (mean ink), and the angle that
-    uprights it."""
+    """One object: its box (x, y, w, h) in working pixels, ink mass (sum), contrast (ink-weighted mean ink: its
+    strong parts count most), and the angle that uprights it."""
 
     box: tuple[int, int, int, int]
     mass: float
@@ -152,19 +153,19 @@ def shadow_lines(work: np.ndarray) -> np.ndarray:
     """Long straight edges (candidate shadow edges) as rows (a, b, c), a*u + b*v = c in normalised coordinates."""
     h, w = work.shape
     edges = cv2.Canny(np.clip(work, 0, 255).astype(np.uint8), 20, 50)
-    found = cv2.HoughLinesP(edges, 1, np.pi / 90, threshold=int(0.25 * min(h, w)),
-                            minLineLength=0.35 * min(h, w), maxLineGap=3)  # fmt: skip
+    found = cv2.HoughLines(edges, 1, np.pi / 180, threshold=int(0.3 * min(h, w)))
     lines: list[tuple[float, float, float]] = []
     if found is None:
         return np.zeros((0, 3))
     ey, ex = np.nonzero(edges)
-    for x1, y1, x2, y2 in found.reshape(-1, 4):
-        # refine on the edge pixels near the segment's line (Hough's grid is ~1 px and 2 degrees coarse)
-        dx, dy = float(x2 - x1), float(y2 - y1)
-        near = np.abs((ex - x1) * dy - (ey - y1) * dx) / np.hypot(dx, dy) < 2.0
+    for rho, theta in found.reshape(-1, 2)[: 4 * MAX_SHADOW_LINES]:  # strongest first
+        # two points on the line, refined on the edge pixels near it (the Hough grid is 1 px and 1 degree)
+        x1, y1 = rho * np.cos(theta), rho * np.sin(theta)
+        x2, y2 = x1 - np.sin(theta), y1 + np.cos(theta)
+        near = np.abs((ex - x1) * np.cos(theta) + (ey - y1) * np.sin(theta)) < 2.0
         if near.sum() >= 2:
             points = np.stack([ex[near], ey[near]], 1).astype(np.float32)
-            vx, vy, px, py = cv2.fitLine(points, cv2.DIST_L2, 0, 0, 0).ravel()
+            vx, vy, px, py = cv2.fitLine(points, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
             x1, y1, x2, y2 = float(px), float(py), float(px + vx), float(py + vy)
         (u1, u2), (v1, v2) = _norm_coords(np.array([y1, y2], float), np.array([x1, x2], float), h, w)
         a, b = -(v2 - v1), u2 - u1
@@ -173,7 +174,7 @@ def shadow_lines(work: np.ndarray) -> np.ndarray:
             continue
         a, b = a / norm, b / norm
         c = a * u1 + b * v1
-        if all(abs(a * la + b * lb) < 0.98 or abs(c - np.sign(a * la + b * lb) * lc) > 0.1 for la, lb, lc in lines):
+        if all(abs(a * la + b * lb) < 0.99 or abs(c - np.sign(a * la + b * lb) * lc) > 0.06 for la, lb, lc in lines):
             lines.append((a, b, c))  # a new line, not a near-copy of one found already
         if len(lines) == MAX_SHADOW_LINES:
             break
@@ -243,6 +244,7 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
     if count <= 1:
         return []
     masses = np.bincount(labels.ravel(), weights=ink_map.ravel(), minlength=count)[1:]
+    strong = np.bincount(labels.ravel(), weights=(ink_map * ink_map).ravel(), minlength=count)[1:]
     areas = stats[1:, cv2.CC_STAT_AREA]
     sizeable = np.flatnonzero(areas >= max(4, 0.02 * areas.max()))  # specks never seed nor join an object
     x0, y0 = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
@@ -268,10 +270,9 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
         free &= ~members
         bx0, by0, bx1, by1 = (int(v) for v in box)
         region = np.concatenate([[False], members])[labels[by0:by1, bx0:bx1]]  # lookup: label -> member
-        area = max(1, int(np.count_nonzero(region)))
         points = cv2.findNonZero(region[::2, ::2].astype(np.uint8))  # every other pixel: enough for the angle
         candidates.append(Candidate((bx0, by0, bx1 - bx0, by1 - by0), float(masses[members].sum()),
-                                    float(masses[members].sum() / area),
+                                    float(strong[members].sum() / max(masses[members].sum(), 1e-6)),
                                     _upright_angle(points) if points is not None else 0.0))  # fmt: skip
     return candidates
 
@@ -291,22 +292,30 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     if invert != "auto":
         dark_object = invert == "on"
     ink_map = ink(work, background, dark_object)
+    for (a, b, c), step in zip(lighting.lines, lighting.steps, strict=True):
+        if step:  # the modelled edge is only as sharp and exact as a working pixel: ignore what is left along it
+            u, v = _norm_coords(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), h, w)
+            ink_map[np.abs(a * u[None, :] + b * v[:, None] - c) < 3.0 / min(h, w)] = 0.0
     if not dark_object:  # ink of a light object is relative to the headroom above the background
         level = _median(background[::4, ::4].ravel())
         noise = noise * level / max(255.0 - level, 1.0)
     scene = Scene(factor, frame.shape[:2], lighting, dark_object, noise)
-    scene.candidates = find_candidates(ink_map, max(MIN_INK, NOISE_FLOOR * noise))
-    scene.reason = _nothing_reason(scene, min(h, w))
+    threshold = max(MIN_INK, NOISE_FLOOR * noise)
+    scene.candidates = find_candidates(ink_map, threshold)
+    scene.reason = _nothing_reason(scene, threshold, (h, w))
     return scene
 
 
-def _nothing_reason(scene: Scene, short_side: int) -> str | None:
+def _nothing_reason(scene: Scene, threshold: float, shape: tuple[int, int]) -> str | None:
     """The preprocessing's evidence that the frame holds no garment, or None."""
     if not scene.candidates:
         return "no object found"
     best = scene.candidates[0]
-    if max(best.box[2:]) < MIN_SIDE_FRAC * short_side:
+    x, y, bw, bh = best.box
+    if max(bw, bh) < MIN_SIDE_FRAC * min(shape):
         return "object too small"
-    if best.contrast < MIN_CONTRAST:
+    if best.contrast < FAINT_FACTOR * threshold:
         return "object too faint"
+    if (bw >= SPAN_FRAC * shape[1] or bh >= SPAN_FRAC * shape[0]) and best.mass < MIN_FILL * bw * bh:
+        return "only a line across the view (a shadow or light edge)"
     return None

@@ -27,6 +27,11 @@ class Stats:
     latency_ms: float  # interpreter time for this frame
     preprocess_ms: float  # frame -> 28x28 time for this frame
     status: str  # "live", or the last message about the source (dropped, reconnecting ...)
+    nothing: str | None = None  # why nothing is in view (the reported label is then None)
+    box: tuple[int, int, int, int] | None = None  # (x, y, w, h) of the object classified, in frame pixels
+    objects: int = 1  # objects preprocessing found in the frame
+    smoothed: bool = False  # the label is the steady one over recent frames (--smooth); then:
+    frame_label: str | None = None  # this frame's own label (None: nothing in view)
 
 
 class Observer(Protocol):

@@ -207,7 +207,7 @@ class LiveView:
                 wait = 1.0 / MAX_STREAM_FPS - (time.monotonic() - last_encode)
                 if wait > 0:
                     time.sleep(wait)  # newer frames replace `pending` meanwhile; we encode this one, then the newest
-                drawn = annotate(frame, prediction, model_input, stats.fps)
+                drawn = annotate(frame, prediction, model_input, stats.fps, box=stats.box, nothing=stats.nothing)
                 ok, buf = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
                 jpeg = buf.tobytes() if ok else None
                 last_encode = time.monotonic()
