@@ -54,19 +54,37 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        _write_synced(tmp, data)
+
+
+def atomic_write_files(files: dict[Path, bytes]) -> None:
+    """Write several files as one set: all are written beside their names first and renamed only when every one
+    is on disk, so a failure (a full disk) replaces none of them and leaves no temporary file."""
+    with contextlib.ExitStack() as stack:
+        for path, data in files.items():
+            _write_synced(stack.enter_context(atomic_path(path)), data)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def json_text(obj: Any) -> str:
+    """How every JSON artifact is laid out."""
+    return json.dumps(obj, indent=2, sort_keys=False) + "\n"
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, json_text(obj))
 
 
 def read_json(path: Path, missing_hint: str) -> Any:

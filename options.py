@@ -1,14 +1,15 @@
 """Click helpers shared by the fashion-edge commands, so each reads and behaves the same everywhere.
 
 A leaf (click and the project's error type only): shared options, the one adapter from FashionEdgeError to a
-one-line click error, the lazy command loader behind `fashion-edge` and `edge-classify`'s subcommands, and the
-progress bar.
+one-line click error, stdout that reports a full disk or closed pipe in one line, the lazy command loader behind
+`fashion-edge` and `edge-classify`'s subcommands, and the progress bar.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +35,29 @@ def out_dir_option(default: str, holds: str) -> Callable:
         show_default=True,
         help=f"Directory for {holds}.",
     )
+
+
+def echo_stdout(line: str) -> None:
+    """One line of results to stdout; a full disk or closed pipe there is FashionEdgeError, not a traceback."""
+    try:
+        click.echo(line)
+    except OSError as e:
+        _stdout_failed(e)
+
+
+def flush_stdout() -> None:
+    """Results still buffered reach stdout now, where an error can be reported, not at interpreter exit."""
+    try:
+        sys.stdout.flush()
+    except OSError as e:
+        _stdout_failed(e)
+
+
+def _stdout_failed(error: OSError) -> None:
+    # what is still buffered can never be written: send it to /dev/null so the exit does not fail a second time
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise FashionEdgeError(f"cannot write to standard output: {error.strerror or error}") from error
 
 
 @contextlib.contextmanager

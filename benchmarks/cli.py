@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from ..options import data_dir_option, out_dir_option, user_errors
+from ..errors import FashionEdgeError
+from ..options import data_dir_option, echo_stdout, flush_stdout, out_dir_option, user_errors
 
 MODELS_DIR_PARAM = "models_dir"
 
@@ -178,7 +179,6 @@ def _run(
     from ..artifacts import ensure_writable_dir
     from ..host import tensorflow_version
     from .models import discover
-    from .report import markdown, write_reports
     from .run import BenchConfig, check_config, default_pin_cpu, run_benchmark
 
     if keras_model is None and not no_keras and models_dir is not None:
@@ -208,9 +208,23 @@ def _run(
     ensure_writable_dir(out_dir)
     with _progress() as (total, advance):
         doc = run_benchmark(cfg, advance=advance, total=total)
+    _show_and_write(doc, out_dir)
+
+
+def _show_and_write(doc: dict, out_dir: Path) -> None:
+    """The table on stdout first (minutes of measuring are not lost if the disk is full), then the reports."""
+    from .report import markdown, write_reports
+
+    try:
+        echo_stdout(markdown(doc))
+        flush_stdout()
+        unprinted = None
+    except FashionEdgeError as e:  # stdout on a full disk or a closed pipe: still write the reports, then say so
+        unprinted = e
     paths = write_reports(doc, out_dir)
-    click.echo(markdown(doc))
     click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
+    if unprinted is not None:
+        raise unprinted
 
 
 @bench_group.command("merge")
@@ -218,10 +232,7 @@ def _run(
 @out_dir_option("runs/bench-merged", "the merged bench.json, bench.md and bench.html")
 def merge_command(inputs: tuple[Path, ...], out_dir: Path) -> None:
     """Join bench.json files (e.g. a laptop's and a Raspberry Pi's) into one cross-device report."""
-    from .report import load, markdown, merge, write_reports
+    from .report import load, merge
 
     with user_errors():
-        doc = merge([load(p) for p in inputs])
-        paths = write_reports(doc, out_dir)
-    click.echo(markdown(doc))
-    click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
+        _show_and_write(merge([load(p) for p in inputs]), out_dir)

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
+from ..artifacts import atomic_write_files, ensure_writable_dir, json_text, read_json
 from ..errors import FashionEdgeError
 from ..render import html_image, html_page, html_table, markdown_table
 from .anchors import ANCHORS, pareto_front
@@ -186,11 +186,14 @@ def html_report(doc: dict[str, Any]) -> str:
 
 
 def write_reports(doc: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Validate `doc`, render everything, then write bench.json, bench.md and bench.html atomically."""
+    """Validate `doc`, render everything, then write bench.json, bench.md and bench.html as one set: a failure
+    (a full disk) leaves the folder as it was, not a new bench.json beside an old bench.html."""
     validate(doc)
-    rendered = {"bench.md": markdown(doc), "bench.html": html_report(doc)}
+    rendered = {"bench.json": json_text(doc), "bench.md": markdown(doc), "bench.html": html_report(doc)}
     out_dir = ensure_writable_dir(Path(out_dir))
-    atomic_write_json(out_dir / "bench.json", doc)
-    for name, text in rendered.items():
-        atomic_write_text(out_dir / name, text)
-    return [out_dir / n for n in ("bench.json", "bench.md", "bench.html")]
+    files = {out_dir / name: text.encode("utf-8") for name, text in rendered.items()}
+    try:
+        atomic_write_files(files)
+    except OSError as e:
+        raise FashionEdgeError(f"cannot write the reports to {out_dir}: {e.strerror or e}; none was written") from e
+    return list(files)

@@ -36,7 +36,7 @@ import click
 import numpy as np
 
 from ..errors import FashionEdgeError
-from ..options import load_command, user_errors
+from ..options import echo_stdout, flush_stdout, load_command, user_errors
 from .observer import Observer, Stats
 from .record import result_record
 from .registry import DEFAULT_SIZE, DEFAULT_VARIANT, SHIPPED_VARIANTS, SIZES
@@ -249,7 +249,7 @@ class Outputs:
     observers: list[Observer] = field(default_factory=list)
     sink: VideoSink | None = None
     window: Window | None = None
-    echo: Callable[[str], None] = field(default=lambda line: _stdout_line(line))
+    echo: Callable[[str], None] = echo_stdout
 
     def result(self, frame: Frame, model_input: np.ndarray, prediction: Prediction, stats: Stats,
                print_it: bool = True) -> bool:  # fmt: skip
@@ -398,29 +398,6 @@ def _classify_source(source: Source, classifier: Classifier, preprocess: Preproc
         if max_frames is not None and summary.results >= max_frames:
             return False
     return True
-
-
-def _stdout_line(line: str) -> None:
-    """One result line to stdout; a full disk or closed pipe there becomes one FashionEdgeError, not a traceback."""
-    try:
-        click.echo(line)
-    except OSError as e:
-        _stdout_failed(e)
-
-
-def _flush_stdout() -> None:
-    """Results still buffered must reach stdout now, where an error can be reported, not at interpreter exit."""
-    try:
-        sys.stdout.flush()
-    except OSError as e:
-        _stdout_failed(e)
-
-
-def _stdout_failed(error: OSError) -> None:
-    # what is still buffered can never be written: send it to /dev/null so the exit does not fail a second time
-    with contextlib.suppress(OSError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    raise FashionEdgeError(f"cannot write to standard output: {error.strerror or error}") from error
 
 
 def _unexpected(error: BaseException) -> str:
@@ -619,7 +596,7 @@ def classify_command(**params: Any) -> None:
     """
     with user_errors():
         code = run(ClassifyOptions(**params))
-        _flush_stdout()
+        flush_stdout()
     sys.exit(code)
 
 

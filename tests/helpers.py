@@ -129,3 +129,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def bench_row(variant: str, threads: int, p50: float, accuracy: float, size: int, model: str = "small") -> dict:
+    """One result row of a bench.json run, with plausible figures."""
+    lat = {"mean": p50, "std": 0.01, "min": p50 * 0.9, "max": p50 * 2, "p50": p50, "p90": p50 * 1.2, "p99": p50 * 1.5}
+    return {"variant": variant, "model": model, "format": f"TFLite {variant}", "runtime": "litert",
+            "runtime_version": "2.3.0", "threads": threads, "batch": 1, "latency_ms": lat, "fps": 1000 / p50,
+            "samples_ms": [p50] * 3, "interleaved": True, "accuracy": accuracy, "size_bytes": size,
+            "peak_rss_mb": 150.0, "baseline_rss_mb": 27.0, "startup_s": 0.4, "xnnpack": True,
+            "vs_float32": None}  # fmt: skip
+
+
+def bench_run_doc() -> dict:
+    """A small, valid bench.json run document (two variants on a Pi 5), for schema, report and output tests."""
+    from fashion_edge.benchmarks.run import add_ratios
+
+    results = [bench_row("float32", 1, 0.9, 0.91, 400_000), bench_row("int8", 1, 0.3, 0.905, 110_000)]
+    add_ratios(results, baseline_runtime="litert")
+    return {
+        "schema": "fashion-edge-bench", "schema_version": 2, "kind": "run", "created_at": "2026-01-01T00:00:00+00:00",
+        "fashion_edge_version": "0.1.0",
+        "config": {"runs": 3, "warmup": 1, "batch": 1, "threads": [1], "runtimes": ["litert"], "pin_cpu": None,
+                   "seed": 0, "test_images": 10000, "models_dir": "/m", "keras_model": None, "memory_threads": 1,
+                   "xnnpack": True},
+        "device": {"label": "pi5", "cpu_model": "Cortex-A76", "cpu_cores": 4, "cpus_allowed": 4, "arch": "aarch64",
+                   "os": "Debian 12", "python": "3.11.2", "numpy": "1.26.4", "runtimes": {"litert": "2.3.0"},
+                   "tensorflow": None, "xnnpack": True, "cpu_instructions": ["NEON", "NEON dot-product"],
+                   "int8_expectation": "int8 has ARM dot-product kernels here: expect int8 faster than float32"},
+        "results": results,
+    }  # fmt: skip

@@ -5,37 +5,16 @@ from __future__ import annotations
 import copy
 
 import pytest
+from helpers import bench_row, bench_run_doc
 
 from fashion_edge.benchmarks.report import markdown, merge
 from fashion_edge.benchmarks.run import add_ratios
 from fashion_edge.benchmarks.schema import SchemaError, validate
 
 
-def _row(variant: str, threads: int, p50: float, accuracy: float, size: int, model: str = "small") -> dict:
-    lat = {"mean": p50, "std": 0.01, "min": p50 * 0.9, "max": p50 * 2, "p50": p50, "p90": p50 * 1.2, "p99": p50 * 1.5}
-    return {"variant": variant, "model": model, "format": f"TFLite {variant}", "runtime": "litert",
-            "runtime_version": "2.3.0", "threads": threads, "batch": 1, "latency_ms": lat, "fps": 1000 / p50,
-            "samples_ms": [p50] * 3, "interleaved": True, "accuracy": accuracy, "size_bytes": size,
-            "peak_rss_mb": 150.0, "baseline_rss_mb": 27.0, "startup_s": 0.4, "xnnpack": True,
-            "vs_float32": None}  # fmt: skip
-
-
 @pytest.fixture
 def run_doc() -> dict:
-    results = [_row("float32", 1, 0.9, 0.91, 400_000), _row("int8", 1, 0.3, 0.905, 110_000)]
-    add_ratios(results, baseline_runtime="litert")
-    return {
-        "schema": "fashion-edge-bench", "schema_version": 2, "kind": "run", "created_at": "2026-01-01T00:00:00+00:00",
-        "fashion_edge_version": "0.1.0",
-        "config": {"runs": 3, "warmup": 1, "batch": 1, "threads": [1], "runtimes": ["litert"], "pin_cpu": None,
-                   "seed": 0, "test_images": 10000, "models_dir": "/m", "keras_model": None, "memory_threads": 1,
-                   "xnnpack": True},
-        "device": {"label": "pi5", "cpu_model": "Cortex-A76", "cpu_cores": 4, "cpus_allowed": 4, "arch": "aarch64",
-                   "os": "Debian 12", "python": "3.11.2", "numpy": "1.26.4", "runtimes": {"litert": "2.3.0"},
-                   "tensorflow": None, "xnnpack": True, "cpu_instructions": ["NEON", "NEON dot-product"],
-                   "int8_expectation": "int8 has ARM dot-product kernels here: expect int8 faster than float32"},
-        "results": results,
-    }  # fmt: skip
+    return bench_run_doc()
 
 
 def test_a_well_formed_run_validates_and_ratios_are_against_float32(run_doc):
@@ -88,7 +67,7 @@ def test_ratios_stay_within_a_model_and_the_pareto_table_marks_the_front(run_doc
     from fashion_edge.benchmarks.anchors import ANCHORS, pareto_front
     from fashion_edge.benchmarks.report import pareto_rows
 
-    nano = [_row("float32", 1, 0.2, 0.90, 60_000, "nano"), _row("int8", 1, 0.1, 0.899, 30_000, "nano")]
+    nano = [bench_row("float32", 1, 0.2, 0.90, 60_000, "nano"), bench_row("int8", 1, 0.1, 0.899, 30_000, "nano")]
     results = [r | {"vs_float32": None} for r in run_doc["results"]] + nano
     add_ratios(results, baseline_runtime="litert")
     # nano int8 is compared with nano float32 (0.2 / 0.1), not with small's float32 (0.9 / 0.1)

@@ -19,14 +19,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import BLOCK_TENSORFLOW
+from helpers import BLOCK_TENSORFLOW, bench_run_doc
 
 RUNNER = BLOCK_TENSORFLOW + "\nfrom fashion_edge.{module} import main\nmain(sys.argv[1:], prog_name='{prog}')\n"
 
 
 def run_cli(*args: str | Path, module: str = "edge.cli", stdout: int | None = subprocess.PIPE,
             file_size_limit: int | None = None, timeout: float = 120) -> subprocess.CompletedProcess:  # fmt: skip
-    """The CLI in a subprocess; `file_size_limit` makes writes past that many bytes fail, as on a full disk."""
+    """The CLI in a subprocess; `file_size_limit` makes writes past that many bytes fail, as on a full disk
+    (matplotlib is then blocked: its font cache could not be written either, and rebuilding it takes minutes)."""
 
     def limit_files() -> None:
         if file_size_limit is not None:
@@ -34,7 +35,10 @@ def run_cli(*args: str | Path, module: str = "edge.cli", stdout: int | None = su
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
 
     prog = "edge-classify" if module == "edge.cli" else "fashion-edge"
-    result = subprocess.run([sys.executable, "-c", RUNNER.format(module=module, prog=prog), *map(str, args)],
+    code = RUNNER.format(module=module, prog=prog)
+    if file_size_limit is not None:
+        code = "import sys\nsys.modules['matplotlib'] = None\n" + code
+    result = subprocess.run([sys.executable, "-c", code, *map(str, args)],
                             stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=timeout,
                             preexec_fn=limit_files)  # fmt: skip
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
@@ -158,3 +162,22 @@ def test_save_video_on_a_full_disk_keeps_no_finished_looking_file(tmp_path):
     whole = run_cli(clip, "--save-video", out)
     assert whole.returncode == 0 and out.exists()
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 60
+
+
+def test_bench_reports_on_a_full_disk_are_all_old_or_all_new(tmp_path):
+    """The table comes first (minutes of measuring are not lost); the three reports are a set. `bench merge` writes
+    through the same path as a bench run and takes seconds."""
+    run = tmp_path / "pi5.json"
+    run.write_text(json.dumps(bench_run_doc()))
+    out = tmp_path / "bench"
+    out.mkdir()
+    for name in ("bench.json", "bench.md", "bench.html"):
+        (out / name).write_text("the previous run's")
+    result = run_cli("bench", "merge", run, "--out", out, module="cli", file_size_limit=2048)  # bench.json: 3 KB
+    assert result.returncode == 1
+    assert "| Format" in result.stdout  # the results table was printed before the writing failed
+    assert "cannot write the reports" in result.stderr and "none was written" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["bench.html", "bench.json", "bench.md"]  # no temporaries
+    assert all((out / name).read_text() == "the previous run's" for name in ("bench.json", "bench.md", "bench.html"))
+    assert run_cli("bench", "merge", run, "--out", out, module="cli").returncode == 0
+    assert json.loads((out / "bench.json").read_text())["kind"] == "merged"
