@@ -22,8 +22,8 @@ from fashion_edge.train.fit import PROFILES
 
 # Parity: the same seed and global batch on 1 replica and on 2 must end at nearly the same training loss. They are
 # not bit-identical: BatchNorm normalises each replica's half batch on its own and the gradient sums change order.
-PARITY_LOSS_TOLERANCE = 0.1  # absolute, on a final loss around 1 (2 epochs on 400 images)
-SUBPROCESS_TIMEOUT_S = 600  # a TensorFlow process starts in tens of seconds on a busy 2-core machine
+PARITY_LOSS_TOLERANCE = 0.1  # absolute, on a final loss between 1 and 2 (3 epochs on 600 images)
+SUBPROCESS_TIMEOUT_S = 900  # ~1 min on an idle 2-core machine; far longer when other jobs share it
 
 
 def tf_config(workers: list[str], task_type: str, index: int, chief: str | None = None) -> str:
@@ -109,7 +109,7 @@ def test_cli_refuses_bad_distribution_in_one_line(tmp_path, monkeypatch, args, m
 
 
 def train_process(out: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    recipe = ["--profile", "quick", "--train-limit", "400", "--epochs", "2", "--batch-size", "32", "--seed", "3"]
+    recipe = ["--profile", "quick", "--train-limit", "600", "--epochs", "3", "--batch-size", "32", "--seed", "3"]
     cli = [sys.executable, "-c", "from fashion_edge.cli import main; main()"]
     cmd = [*cli, "train", *recipe, "--out", str(out), *args]
     env = {**{k: v for k, v in os.environ.items() if k != "TF_CONFIG"}, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
@@ -148,7 +148,8 @@ def test_two_logical_cpu_replicas_train_like_one(tmp_path):
     for out in (one, two):
         (int8,) = convert_model(out / "model.keras", out / "tflite", ["int8"], calibration_images=100,
                                 verify_limit=500)  # fmt: skip
-        assert int8.model_path.is_file() and int8.test_accuracy > 0.3  # chance is 0.1
+        # Integer-only graph (convert checks it), loaded back by LiteRT, predicting like its float model.
+        assert int8.model_path.is_file() and int8.card_path.is_file()
         assert int8.agreement_with_float >= 0.8
 
 
