@@ -115,14 +115,14 @@ def test_any_preprocessing_error_is_that_frames_error(monkeypatch):
         def close(self) -> None:
             pass
 
-    real = preprocess.to_model_input
+    real = preprocess.preprocess  # what the loop calls (through nothing.classify_frame) to make model inputs
 
     def flaky(image, config=None):
         if image[0, 0, 0] == 7:
             raise cv2.error("OpenCV(5.0.0) resize.cpp:4220: error: (-215:Assertion failed) inv_scale_x > 0")
         return real(image, config)
 
-    monkeypatch.setattr(preprocess, "to_model_input", flaky)
+    monkeypatch.setattr(preprocess, "preprocess", flaky)
     lines: list[str] = []
     outputs = cli.Outputs(json_lines=True, echo=lines.append)
     summary = cli.classify_sources(iter([Frames()]), Classifier(shipped_model()), preprocess.PreprocessConfig(),
