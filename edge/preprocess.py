@@ -5,15 +5,17 @@ resizing the longest edge to 28, centring on a 28x28 canvas, negating, convertin
 from those photos in ways the model never saw: the background is unevenly lit and not white, the garment is small
 and off-centre, there is noise and colour cast. `photo` mode undoes that:
 
-1. gray, and a working copy downscaled to <= 160 px (fast, and noise averages out);
-2. a smooth background model: a quadratic surface fitted robustly to the border, then to every pixel that looks
-   like background (so a lighting gradient or vignette is divided out, not mistaken for the object);
-3. "ink" = how much darker (or lighter, for a light object on a dark background) each pixel is than the background
+1. find the garment on a small working copy (`locate.analyse`): a lighting model with shadow edges divided out,
+   the object's polarity, up to two candidate objects with the angle that stands each upright, and the evidence
+   that there is nothing in view;
+2. "ink" = how much darker (or lighter, for a light object on a dark background) each pixel is than the background
    there, relative to it: 1 - pixel / background. On a white background that is exactly Fashion-MNIST's negation
-   255 - pixel, and the ratio is exposure- and gamma-independent (sRGB is a power law, ratios survive it);
-4. trim: the bounding box of the connected blobs of ink above the noise floor (ignoring specks);
-5. resize the longest edge to 28 (area averaging), centre on a black 28x28 canvas, sharpen a little (as
-   Fashion-MNIST did after its resize).
+   255 - pixel, and the ratio is exposure- and gamma-independent (sRGB is a power law, ratios survive it); it is
+   computed on each candidate's crop of the full-resolution frame (area-averaged to at most CROP_SIDE px);
+3. upright the crop if the object is tilted, trim it to the ink above the noise floor;
+4. resize the longest edge to 28 (area averaging), centre on a black 28x28 canvas, stretch the ink to full white
+   (Fashion-MNIST images reach 255: a low-contrast garment is not a faint one), sharpen a little (as Fashion-MNIST
+   did after its resize).
 
 `dataset` mode is for images already prepared like Fashion-MNIST (light object on dark, filling the frame): gray,
 fit to 28x28, invert only if asked (or, with invert auto, if the background is light). `auto` picks `dataset` for
