@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from fashion_edge.edge import limits
 from fashion_edge.edge.image_header import HeaderError, declared_size
-from fashion_edge.edge.preprocess import PreprocessConfig, to_model_input
+from fashion_edge.edge.preprocess import PreprocessConfig, preprocess, to_model_input
 from fashion_edge.edge.sources import decode_image
 from fashion_edge.errors import FashionEdgeError
 
@@ -124,11 +124,16 @@ def test_any_shape_preprocesses(height, width, channels, mode, content):
     else:
         image = np.full((height, width, channels), 230 if content == "dark-on-light" else 17, np.uint8)
         image[height // 4 : 3 * height // 4 + 1, width // 3 : 2 * width // 3 + 1] = 30
-    out = to_model_input(image[:, :, 0] if channels == 1 else image, PreprocessConfig(mode=mode))
+    frame, config = (image[:, :, 0] if channels == 1 else image), PreprocessConfig(mode=mode)
+    out = to_model_input(frame, config)
     assert out.shape == (28, 28) and out.dtype == np.uint8
+    pre = preprocess(frame, config)  # the loop's entry: every candidate object, each a model input
+    assert pre.inputs and all(x.shape == (28, 28) and x.dtype == np.uint8 for x in pre.inputs)
 
 
 @pytest.mark.parametrize("shape", [(1, 60000), (60000, 1), (2, 30000)])
 def test_extreme_strips(shape):
-    out = to_model_input(np.full((*shape, 3), 128, np.uint8))
-    assert out.shape == (28, 28)
+    frame = np.full((*shape, 3), 128, np.uint8)
+    frame[:, : shape[1] // 2] = 20
+    assert to_model_input(frame).shape == (28, 28)
+    assert all(x.shape == (28, 28) for x in preprocess(frame).inputs)
