@@ -79,7 +79,8 @@ class GuardedServer(ThreadingHTTPServer):
         self.allow_any_host = "*" in allow_hosts
         names = {_host_name(h) for h in allow_hosts if h != "*"} | LOOPBACK_NAMES | {_host_name(address[0])}
         hostname = socket.gethostname().lower()
-        self.allowed_hosts = frozenset(names | {hostname, f"{hostname}.local", socket.getfqdn().lower()})
+        # no getfqdn(): a DNS lookup could stall start-up on a device without network
+        self.allowed_hosts = frozenset(names | {hostname, f"{hostname}.local"})
         self._guard = threading.Lock()
         self._idle: OrderedDict[socket.socket, None] = OrderedDict()  # accepted, no complete request yet
         self._open: set[socket.socket] = set()
