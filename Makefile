@@ -27,7 +27,7 @@ lint:
 	$(PY)/ruff check . && $(PY)/ruff format --check .
 
 ## The shipped models (seeded): the small and nano recipes -> float32 + int8 with cards (+ training.json), into
-## edge/models/<size>/. Interrupted? Run it again: each training resumes from runs/<size>/checkpoint.
+## edge/models/<size>/, then the nothing-in-view threshold calibrated into the cards. Interrupted? Run it again: each training resumes from runs/<size>/checkpoint.
 SIZES := small nano
 model: setup
 	for size in $(SIZES); do \
@@ -35,7 +35,8 @@ model: setup
 	  $(PY)/fashion-edge convert runs/$$size/model.keras --out runs/$$size/tflite --variants float32,int8 && \
 	  mkdir -p edge/models/$$size && \
 	  cp runs/$$size/training.json runs/$$size/tflite/fashion_int8.tflite runs/$$size/tflite/fashion_int8.json \
-	     runs/$$size/tflite/fashion_float32.tflite runs/$$size/tflite/fashion_float32.json edge/models/$$size/ \
+	     runs/$$size/tflite/fashion_float32.tflite runs/$$size/tflite/fashion_float32.json edge/models/$$size/ && \
+	  $(PY)/python -m fashion_edge.benchmarks.calibrate_nothing --model-size $$size \
 	  || exit 1; \
 	done
 
