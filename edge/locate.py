@@ -11,7 +11,7 @@ Steps, all at WORK_SIDE px (a 640x480 frame is box-averaged 4x: fast, and the no
 3. polarity: the object is whatever departs from the background most, darker (garment on paper) or lighter;
 4. ink = how far each pixel is from its background towards the object's polarity; candidates are the connected
    blobs of ink above the noise floor, each grown by the sizeable blobs near it (a sandal's straps and sole),
-   largest ink mass first, at most MAX_CANDIDATES; each carries the angle that would stand it upright.
+   largest first, at most MAX_CANDIDATES; each carries the angle that would stand it upright.
 
 No object above the noise floor, or one too small or too faint to be a garment, is the preprocessing's evidence of
 "nothing in view" (`Scene.reason`).
@@ -181,6 +181,23 @@ def shadow_lines(work: np.ndarray) -> np.ndarray:
     return np.array(lines, dtype=np.float64).reshape(-1, 3)
 
 
+def _solve_robust(a_all: np.ndarray, z_all: np.ndarray, band: np.ndarray, iterations: int) -> tuple[np.ndarray, float]:
+    """Least squares of z on a's columns from the border band, then on every point within the noise (MAD sigma)."""
+    ridge = 1e-4 * np.eye(a_all.shape[1])
+    use = band
+    coef, sigma = np.zeros(a_all.shape[1]), 0.05
+    for step in range(iterations * 2):
+        a = a_all[use]
+        coef = np.linalg.solve(a.T @ a + ridge, a.T @ z_all[use])  # normal equations: small and fast
+        residual = z_all - a_all @ coef
+        sigma = 1.4826 * _median(np.abs(residual[use])) + 1e-3  # MAD: sigma for Gaussian noise
+        # first half: refine within the band; second half: grow to all background-looking pixels
+        use = (band if step < iterations - 1 else True) & (np.abs(residual) < max(3.0 * sigma, 0.01))
+        if use.sum() < 12:  # everything is "object": keep the last good fit
+            break
+    return coef, sigma
+
+
 def fit_lighting(work: np.ndarray, iterations: int = 2, stride: int = 3) -> tuple[Lighting, float]:
     """Fit the Lighting model to the background of `work` (float32 gray); also return the noise (relative sigma).
 
@@ -196,22 +213,14 @@ def fit_lighting(work: np.ndarray, iterations: int = 2, stride: int = 3) -> tupl
     columns = [_design(u, v)] + [_step(a * u + b * v - c, softness)[:, None] for a, b, c in lines]
     a_all = np.concatenate(columns, axis=1)
     z_all = np.log(np.maximum(work[::stride, ::stride].ravel().astype(np.float64), 1.0))
-    ridge = 1e-4 * np.eye(a_all.shape[1])
-    use = band
-    coef = np.zeros(a_all.shape[1])
-    sigma = 0.05
-    for step in range(iterations * 2):
-        a = a_all[use]
-        coef = np.linalg.solve(a.T @ a + ridge, a.T @ z_all[use])  # normal equations: small and fast
-        residual = z_all - a_all @ coef
-        sigma = 1.4826 * _median(np.abs(residual[use])) + 1e-3  # MAD: sigma for Gaussian noise
-        # first half: refine within the band; second half: grow to all background-looking pixels
-        use = (band if step < iterations - 1 else True) & (np.abs(residual) < max(3.0 * sigma, 0.01))
-        if use.sum() < 12:  # everything is "object": keep the last good fit
-            break
-    steps = coef[6:].copy()
-    steps[np.abs(steps) < MIN_SHADOW_STEP] = 0.0  # a garment's straight edge, not a change of light
-    return Lighting(coef[:6], lines, steps, softness), sigma
+    coef, sigma = _solve_robust(a_all, z_all, band, iterations)
+    keep = np.abs(coef[6:]) >= MIN_SHADOW_STEP  # the others are a garment's straight edges, not changes of light
+    if not keep.all():  # refit without them, so they do not bend the surface
+        kept = np.concatenate([np.ones(6, bool), keep])
+        coef_kept, sigma = _solve_robust(a_all[:, kept], z_all, band, iterations)
+        coef = np.zeros(a_all.shape[1])
+        coef[kept] = coef_kept
+    return Lighting(coef[:6], lines, coef[6:], softness), sigma
 
 
 def ink(gray: np.ndarray, background: np.ndarray, dark_object: bool) -> np.ndarray:
@@ -238,7 +247,7 @@ def _upright_angle(points: np.ndarray) -> float:
 
 
 def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
-    """Blobs of ink above `threshold`, each grown by the sizeable blobs near it; largest ink mass first."""
+    """Blobs of ink above `threshold`, each grown by the sizeable blobs near it; the largest box first."""
     mask = cv2.morphologyEx((ink_map > threshold).astype(np.uint8), cv2.MORPH_CLOSE, _KERNEL3)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
@@ -254,8 +263,8 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
     free[sizeable] = True
     candidates: list[Candidate] = []
     while free.any() and len(candidates) < MAX_CANDIDATES:
-        seed = int(np.flatnonzero(free)[np.argmax(masses[free])])
-        if candidates and masses[seed] < 0.1 * candidates[0].mass:
+        seed = int(np.flatnonzero(free)[np.argmax(areas[free])])  # by area: a small solid dark thing is no garment
+        if candidates and masses[seed] < 0.02 * candidates[0].mass:
             break
         members = np.zeros_like(free)
         members[seed] = True
@@ -274,7 +283,8 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
         candidates.append(Candidate((bx0, by0, bx1 - bx0, by1 - by0), float(masses[members].sum()),
                                     float(strong[members].sum() / max(masses[members].sum(), 1e-6)),
                                     _upright_angle(points) if points is not None else 0.0))  # fmt: skip
-    return candidates
+    # the garment is the object with the largest extent: a phone or a mug beside it is smaller, if darker
+    return sorted(candidates, key=lambda c: c.box[2] * c.box[3], reverse=True)
 
 
 def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
