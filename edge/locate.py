@@ -262,10 +262,12 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
     free = np.zeros(len(areas), bool)
     free[sizeable] = True
     candidates: list[Candidate] = []
+    first_area = 0
     while free.any() and len(candidates) < MAX_CANDIDATES:
-        seed = int(np.flatnonzero(free)[np.argmax(areas[free])])  # by area: a small solid dark thing is no garment
-        if candidates and masses[seed] < 0.02 * candidates[0].mass:
-            break
+        seed = int(np.flatnonzero(free)[np.argmax(areas[free])])
+        if candidates and areas[seed] < 0.1 * first_area:
+            break  # specks and bits: not a second object
+        first_area = first_area or int(areas[seed])
         members = np.zeros_like(free)
         members[seed] = True
         box = [x0[seed], y0[seed], x1[seed], y1[seed]]
