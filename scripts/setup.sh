@@ -37,5 +37,8 @@ echo "== pip install -e .[train,dev]"
 .venv/bin/python -m pip install -q -e ".[train,dev]" 2>&1 | grep -v "^WARNING: Location" || true
 if [[ "${1:-}" == "--tests" ]]; then
   .venv/bin/python -m pip install -q playwright 2>&1 | grep -v "^WARNING: Location" || true
+  # tf-keras for the two-process multi-worker test. --no-deps: its `tensorflow` requirement is met by tensorflow-cpu
+  # (the same module); without it pip would add the full tensorflow wheel over tensorflow-cpu.
+  .venv/bin/python -m pip install -q --no-deps "tf-keras~=2.21.0" 2>&1 | grep -v "^WARNING: Location" || true
 fi
 .venv/bin/python -c "import fashion_edge.edge.runtime as r; print('== ready: runtimes', r.available_runtimes())"
