@@ -116,7 +116,7 @@ def video_throughput(model_path: Path, video: Path) -> dict[str, Any]:
         t1 = time.perf_counter()
         if frame is None:
             break
-        inputs = preprocess(frame.image).inputs  # as edge-classify does: every candidate object is classified
+        inputs = preprocess(frame.image).inputs  # as edge-classify does
         t2 = time.perf_counter()
         for model_input in inputs:
             classifier.classify(model_input)

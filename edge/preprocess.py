@@ -126,12 +126,13 @@ def dataset_input(gray: np.ndarray, invert: str = "auto") -> np.ndarray:
 
 @dataclass(frozen=True)
 class Preprocessed:
-    """A frame made ready for the model: one 28x28 input per candidate object (best first), where each came from,
+    """A frame made ready for the model: the 28x28 input of the most garment-like object, where it came from,
     and the preprocessing's evidence that there is nothing in view (`nothing`, a reason, or None)."""
 
     inputs: list[np.ndarray]
     boxes: list[tuple[int, int, int, int] | None]  # (x, y, w, h) in frame pixels; None: the whole frame
     nothing: str | None = None
+    objects: int = 1  # objects found (only the most garment-like one is cropped)
 
     @property
     def model_input(self) -> np.ndarray:
@@ -171,12 +172,8 @@ def photo_preprocess(frame: np.ndarray, invert: str = "auto") -> Preprocessed:
     scene = analyse(frame, invert)
     if not scene.candidates:  # an empty scene: show the model a blank input rather than noise blown up
         return Preprocessed([np.zeros((MODEL_SIZE, MODEL_SIZE), np.uint8)], [None], scene.reason)
-    inputs, boxes = [], []
-    for candidate in scene.candidates:
-        model_input, box = _crop_input(frame, scene, candidate)
-        inputs.append(model_input)
-        boxes.append(box)
-    return Preprocessed(inputs, boxes, scene.reason)
+    model_input, box = _crop_input(frame, scene, scene.candidates[0])  # the largest: see locate.find_candidates
+    return Preprocessed([model_input], [box], scene.reason, len(scene.candidates))
 
 
 def photo_input(frame: np.ndarray, invert: str = "auto") -> np.ndarray:
@@ -219,7 +216,7 @@ def preprocess(frame: np.ndarray, config: PreprocessConfig | None = None) -> Pre
     if config.roi is not None:  # boxes in the frame's coordinates, not the ROI's
         rx, ry = config.roi[:2]
         result = Preprocessed(result.inputs, [b and (b[0] + rx, b[1] + ry, b[2], b[3]) for b in result.boxes],
-                              result.nothing)  # fmt: skip
+                              result.nothing, result.objects)  # fmt: skip
     return result
 
 
