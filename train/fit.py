@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -284,5 +285,7 @@ def train(
                     "cpu": cpu_facts(), "load_average_start": [round(v, 2) for v in load_at_start],
                     "load_average_end": [round(v, 2) for v in os.getloadavg()]},
     })  # fmt: skip
+    if dist.checkpoints:
+        shutil.rmtree(ckpt.dir, ignore_errors=True)  # the artifacts are complete: nothing left to resume
     dist.finish(out_dir)
     return TrainResult(model_path, history_path, training_path, val_accuracy, test_accuracy, wall_time_s, model)
