@@ -65,8 +65,10 @@ def test_bench_json_validates_with_every_variant_and_thread_count(bench_out):
 
 def test_bench_markdown_lists_every_variant_and_html_is_self_contained(bench_out):
     md = (bench_out / "bench.md").read_text()
-    for fmt in [f"TFLite {v}" for v in VARIANTS] + ["Keras float32"]:
-        assert sum(line.startswith(f"| {fmt} |") for line in md.splitlines()) == len(THREADS), fmt
+    rows = [line.strip("| ").split(" | ") for line in md.splitlines() if line.startswith("| ")]
+    for fmt in [f"TFLite {v}" for v in VARIANTS] + ["Keras float32"]:  # the results table: "<model> <format>"
+        hits = [row for row in rows if row[0].endswith(f" {fmt}") and row[2] in {str(t) for t in THREADS}]
+        assert len(hits) == len(THREADS), fmt
     page = (bench_out / "bench.html").read_text()
     assert page.count("data:image/png;base64,") == 3
     assert "src='http" not in page and "<script" not in page
@@ -160,7 +162,8 @@ def test_pin_cpu_and_edge_only_install(edge_models, tmp_path):
 def test_without_models_dir_it_benchmarks_the_shipped_models(edge_models, tmp_path, monkeypatch):
     import fashion_edge.benchmarks.models as models
 
-    monkeypatch.setattr(models, "shipped_dir", lambda: edge_models)
+    monkeypatch.setattr(models, "SIZES", ("small",))
+    monkeypatch.setattr(models, "shipped_dir", lambda size: edge_models)
     result = _bench("--runs", "3", "--warmup", "1", "--threads", "1", "--test-limit", "300", "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "bench.json").read_text())

@@ -107,7 +107,8 @@ def test_unreadable_image_is_listed_and_the_rest_still_run(shipped_like, images,
     result, report = run_json([images[0], broken, tmp_path / "missing.png", "--models-dir", shipped_like])
     assert result.exit_code == 1
     assert len(report["images"]) == 1
-    assert "decode" in report["errors"][str(broken)] and report["errors"][str(tmp_path / "missing.png")] == "not found"
+    assert "not a readable image" in report["errors"][str(broken)]
+    assert report["errors"][str(tmp_path / "missing.png")] == "not found"
 
 
 def test_no_models_is_one_clear_line(tmp_path, images):
