@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import FashionEdgeError
-from ..options import data_dir_option, out_dir_option
+from ..options import data_dir_option, out_dir_option, user_errors
 from .distribute import SCALINGS, STRATEGIES, DistributeOptions, plan
 
 
@@ -67,11 +66,9 @@ def train_command(
                                         train_limit=train_limit).items() if v is not None}  # fmt: skip
     cfg = replace(PROFILES[profile], **overrides)
     options = DistributeOptions(strategy, devices, batch_scaling)
-    try:
+    with user_errors():
         is_chief = plan(options).is_chief
         result = train(cfg, out_dir, data_dir, distribution=options)
-    except FashionEdgeError as e:
-        raise click.ClickException(str(e)) from e
     if not is_chief:
         click.echo(f"worker done (val accuracy {result.val_accuracy:.4f}); the chief writes the artifacts")
         return
