@@ -31,13 +31,27 @@ def held_out_frames(images: np.ndarray, seed: int = CALIBRATION_SEED) -> Iterato
 
 
 @click.command()
-@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A .tflite with its card beside it (default: the shipped models of --model-size).")  # fmt: skip
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A .tflite with its card beside it (default: the shipped models of --model-size).",
+)
 @click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True)
-@click.option("--per-class", type=click.IntRange(2, 500), default=6, show_default=True,
-              help="Training images per class, each rendered under every garment condition.")  # fmt: skip
-@click.option("--quantile", type=click.FloatRange(0.001, 0.2), default=0.01, show_default=True,
-              help="Fraction of held-out garment frames the model-side check may turn away.")  # fmt: skip
+@click.option(
+    "--per-class",
+    type=click.IntRange(2, 500),
+    default=6,
+    show_default=True,
+    help="Training images per class, each rendered under every garment condition.",
+)
+@click.option(
+    "--quantile",
+    type=click.FloatRange(0.001, 0.2),
+    default=0.01,
+    show_default=True,
+    help="Fraction of held-out garment frames the model-side check may turn away.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the calibration, do not write the card.")
 def main(model_path: Path | None, model_size: str, per_class: int, quantile: float, dry_run: bool) -> None:
     """Calibrate the model-side "nothing in view" threshold and store it in the model card(s)."""
@@ -53,8 +67,10 @@ def main(model_path: Path | None, model_size: str, per_class: int, quantile: flo
         paths = [model_path] if model_path else [shipped_model(v, model_size) for v in SHIPPED_VARIANTS]
         for path in paths:
             calibration = calibrate(Classifier(path, num_threads=1), held_out_frames(data.x_train[idx]), quantile)
-            calibration |= {"held_out": f"{len(idx)} training images x {len(GARMENT_CONDITIONS)} conditions, "
-                                        f"seed {CALIBRATION_SEED}"}  # fmt: skip
+            calibration |= {
+                "held_out": f"{len(idx)} training images x {len(GARMENT_CONDITIONS)} conditions, "
+                f"seed {CALIBRATION_SEED}"
+            }
             if not dry_run:
                 store_calibration(path, calibration)
             click.echo(f"{path}: {json.dumps(calibration)}{'' if dry_run else ' (stored in its card)'}")

@@ -26,8 +26,10 @@ def compare(paths: list[Path], threads: int = 1, runs: int = 2000, warmup: int =
     runners = [TFLiteRunner(p, load(p).card, images, threads) for p in paths]
     measure_interleaved(runners, runs, warmup)
     stats = [summarize(r.samples_ms) for r in runners]
-    return [{"path": str(p), "p50_ms": s["p50"], "p90_ms": s["p90"], "vs_first": s["p50"] / stats[0]["p50"]}
-            for p, s in zip(paths, stats, strict=True)]  # fmt: skip
+    return [
+        {"path": str(p), "p50_ms": s["p50"], "p90_ms": s["p90"], "vs_first": s["p50"] / stats[0]["p50"]}
+        for p, s in zip(paths, stats, strict=True)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     cpu = cpu_facts()
-    print(f"{cpu['model']} ({', '.join(cpu['int8_instructions']) or 'no int8 SIMD known'}); {args.threads} thread(s), "
-          f"{args.runs} interleaved runs each")  # fmt: skip
+    print(
+        f"{cpu['model']} ({', '.join(cpu['int8_instructions']) or 'no int8 SIMD known'}); {args.threads} thread(s), "
+        f"{args.runs} interleaved runs each"
+    )
     for r in rows:
         print(f"{r['p50_ms']:8.3f} ms p50  {r['p90_ms']:8.3f} ms p90  {r['vs_first']:5.2f}x first  {r['path']}")
     return 0

@@ -32,9 +32,11 @@ _STEPS = [
 ]
 _VIDEO_STEPS = [
     ("open the video (FFmpeg)", "video = sources.VideoFile(VIDEO)"),
-    ("read + classify 30 frames", "frames = video.frames()\nfor _ in range(30): model.classify("
-     "preprocess.to_model_input(next(frames).image))"),
-]  # fmt: skip
+    (
+        "read + classify 30 frames",
+        "frames = video.frames()\nfor _ in range(30): model.classify(preprocess.to_model_input(next(frames).image))",
+    ),
+]
 _PROBE = """
 import json, re, sys
 def _note(step):
@@ -57,8 +59,11 @@ def measure(image: Path, video: Path | None = None) -> list[dict[str, float | st
 
 @click.command()
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Also open this video and classify 30 of its frames (the camera path's cost).")  # fmt: skip
+@click.option(
+    "--video",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also open this video and classify 30 of its frames (the camera path's cost).",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write results here.")
 def main(image: Path, video: Path | None, json_out: Path | None) -> None:
     """Resident memory after each step of classifying IMAGE, as edge-classify does it."""
@@ -66,8 +71,10 @@ def main(image: Path, video: Path | None, json_out: Path | None) -> None:
     import numpy as np
 
     rows = measure(image, video)
-    click.echo(f"{'step':<28} {'+MB':>6} {'RSS MB':>7} {'peak MB':>8}   (numpy {np.__version__}, OpenCV "
-               f"{cv2.__version__}, Python {sys.version.split()[0]})")  # fmt: skip
+    click.echo(
+        f"{'step':<28} {'+MB':>6} {'RSS MB':>7} {'peak MB':>8}   (numpy {np.__version__}, OpenCV "
+        f"{cv2.__version__}, Python {sys.version.split()[0]})"
+    )
     previous = 0.0
     for row in rows:
         click.echo(f"{row['step']:<28} {row['rss_mb'] - previous:>+6.1f} {row['rss_mb']:>7.1f} {row['peak_mb']:>8.1f}")

@@ -26,8 +26,9 @@ WINDOWS = (0, 3, 5, 9)
 CLIP_CLASSES = (6, 0)  # a shirt, then a T-shirt: the pair the model confuses most, so the flicker is real
 
 
-def clip_labels(model_path: Path, images: list[np.ndarray], frames: int, condition: str,
-                seed: int = 0) -> tuple[list[np.ndarray | None], list[int]]:  # fmt: skip
+def clip_labels(
+    model_path: Path, images: list[np.ndarray], frames: int, condition: str, seed: int = 0
+) -> tuple[list[np.ndarray | None], list[int]]:
     """Per-frame class probabilities (None: nothing in view) over the clip, and where each segment starts."""
     from ..edge.classifier import Classifier
     from ..edge.nothing import classify_frame
@@ -65,8 +66,12 @@ def flicker_and_lag(reported: list[int | None], raw: list[int | None], starts: l
 
 
 @click.command()
-@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A .tflite with its card beside it (default: the shipped int8 model).")  # fmt: skip
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A .tflite with its card beside it (default: the shipped int8 model).",
+)
 @click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True)
 @click.option("--variant", type=click.Choice(SHIPPED_VARIANTS), default="int8", show_default=True)
 @click.option("--frames", type=click.IntRange(10, 1000), default=60, show_default=True, help="Frames per segment.")

@@ -43,8 +43,9 @@ def render_photos(images: np.ndarray, seed: int = 0) -> list[np.ndarray]:
     return list(iter_photos(images, seed))
 
 
-def measure(model_path: Path, images: np.ndarray, labels: np.ndarray, seed: int = 0,
-            num_threads: int | None = None) -> dict[str, float]:  # fmt: skip
+def measure(
+    model_path: Path, images: np.ndarray, labels: np.ndarray, seed: int = 0, num_threads: int | None = None
+) -> dict[str, float]:
     """Top-1 accuracy on the dataset images, on rendered frames with photo preprocessing, and with the naive one."""
     from ..edge.card import card_path, read_card
     from ..edge.evaluate import predict_scores, top1_accuracy
@@ -69,9 +70,15 @@ def measure(model_path: Path, images: np.ndarray, labels: np.ndarray, seed: int 
     }
 
 
-def measure_conditions(model_path: Path, images: np.ndarray, labels: np.ndarray, seed: int = 0,
-                       conditions: tuple[str, ...] | None = None, empty_frames: int | None = None,
-                       num_threads: int | None = 1) -> dict[str, dict[str, float]]:  # fmt: skip
+def measure_conditions(
+    model_path: Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    seed: int = 0,
+    conditions: tuple[str, ...] | None = None,
+    empty_frames: int | None = None,
+    num_threads: int | None = 1,
+) -> dict[str, dict[str, float]]:
     """Per condition: the full edge pipeline (`nothing.classify_frame`, with the card's calibrated threshold) on
     frames rendered from `images`, against the same images in dataset form.
 
@@ -103,33 +110,62 @@ def measure_conditions(model_path: Path, images: np.ndarray, labels: np.ndarray,
 
 def conditions_table(results: dict[str, dict[str, float]]) -> str:
     """The per-condition results as a Markdown table."""
-    lines = ["| condition | frames | dataset images | rendered frames | difference | reported as nothing |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| condition | frames | dataset images | rendered frames | difference | reported as nothing |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, row in results.items():
         if "photo_accuracy" in row:
             diff = 100 * (row["photo_accuracy"] - row["dataset_accuracy"])
-            lines.append(f"| {name} | {row['frames']} | {row['dataset_accuracy']:.1%} | {row['photo_accuracy']:.1%} "
-                         f"| {diff:+.1f} pp | {row['nothing_rate']:.1%} (wrongly) |")  # fmt: skip
+            lines.append(
+                f"| {name} | {row['frames']} | {row['dataset_accuracy']:.1%} | {row['photo_accuracy']:.1%} "
+                f"| {diff:+.1f} pp | {row['nothing_rate']:.1%} (wrongly) |"
+            )
         else:
             lines.append(f"| {name} (no garment) | {row['frames']} | | | | **{row['nothing_rate']:.1%}** |")
     return "\n".join(lines)
 
 
 @click.command()
-@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A .tflite with its card beside it (default: the shipped int8 model).")  # fmt: skip
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A .tflite with its card beside it (default: the shipped int8 model).",
+)
 @click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True)
 @click.option("--variant", type=click.Choice(SHIPPED_VARIANTS), default="int8", show_default=True)
-@click.option("--per-class", type=click.IntRange(1, 1000), default=20, show_default=True,
-              help="Test images per class (stratified sample) and condition.")  # fmt: skip
-@click.option("--condition", "conditions", multiple=True, type=click.Choice([*GARMENT_CONDITIONS, *EMPTY_CONDITIONS]),
-              help="Only these conditions (repeatable; default: all).")  # fmt: skip
+@click.option(
+    "--per-class",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="Test images per class (stratified sample) and condition.",
+)
+@click.option(
+    "--condition",
+    "conditions",
+    multiple=True,
+    type=click.Choice([*GARMENT_CONDITIONS, *EMPTY_CONDITIONS]),
+    help="Only these conditions (repeatable; default: all).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write results here.")
-@click.option("--save-examples", type=click.Path(file_okay=False, path_type=Path),
-              help="Write two rendered frames per condition and their 28x28 inputs as images here.")  # fmt: skip
-def main(model_path: Path | None, model_size: str, variant: str, per_class: int, conditions: tuple[str, ...],
-         seed: int, json_out: Path | None, save_examples: Path | None) -> None:  # fmt: skip
+@click.option(
+    "--save-examples",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write two rendered frames per condition and their 28x28 inputs as images here.",
+)
+def main(
+    model_path: Path | None,
+    model_size: str,
+    variant: str,
+    per_class: int,
+    conditions: tuple[str, ...],
+    seed: int,
+    json_out: Path | None,
+    save_examples: Path | None,
+) -> None:
     """Accuracy of the edge pipeline on camera-like renders of the Fashion-MNIST test set, per condition, with the
     "nothing in view" rates; and the naive gray+resize baseline on the plain photo-like frames."""
     from ..artifacts import atomic_write_json, ensure_writable_dir

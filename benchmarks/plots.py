@@ -26,8 +26,9 @@ def figures_png(runs: list[dict[str, Any]]) -> list[tuple[str, bytes]] | None:
     figures = []
     try:
         figures.append(("Latency distribution per variant (ms, whiskers p1–p99)", _latency_figure(plt, pairs, many)))
-        figures.append(("Accuracy vs p50 latency, Pareto front and published anchors",
-                        _accuracy_figure(plt, pairs, many)))  # fmt: skip
+        figures.append(
+            ("Accuracy vs p50 latency, Pareto front and published anchors", _accuracy_figure(plt, pairs, many))
+        )
         figures.append(("Model size", _size_figure(plt, pairs, many)))
         return [(title, figure_png(fig, dpi=100)) for title, fig in figures]
     finally:
@@ -97,15 +98,25 @@ def _accuracy_figure(plt, pairs, many: bool):
         for t, m in markers.items()
     ]
     for run in runs_of_pairs(pairs):  # the Pareto front of each run's TFLite models at 1 thread
-        one = sorted((r["latency_ms"]["p50"], r["accuracy"]) for r in run["results"]
-                     if r["threads"] == 1 and r["runtime"] != "tensorflow")  # fmt: skip
+        one = sorted(
+            (r["latency_ms"]["p50"], r["accuracy"])
+            for r in run["results"]
+            if r["threads"] == 1 and r["runtime"] != "tensorflow"
+        )
         front = [one[i] for i in sorted(pareto_front(one))]
         if len(front) > 1:
             ax.plot(*zip(*front, strict=True), color="black", linewidth=0.8, linestyle="-", zorder=0)
     for anchor in ANCHORS:  # published accuracies: horizontal marks, not points (no latency was measured)
         ax.axhline(anchor.accuracy, color="grey", linewidth=0.7, linestyle="--", zorder=0)
-        ax.annotate(anchor.name, (0, anchor.accuracy), xycoords=("axes fraction", "data"), fontsize=7,
-                    color="dimgrey", xytext=(3, 2), textcoords="offset points")  # fmt: skip
+        ax.annotate(
+            anchor.name,
+            (0, anchor.accuracy),
+            xycoords=("axes fraction", "data"),
+            fontsize=7,
+            color="dimgrey",
+            xytext=(3, 2),
+            textcoords="offset points",
+        )
     handles.append(plt.Line2D([], [], color="black", linewidth=0.8, label="Pareto front (1 thread)"))
     handles.append(plt.Line2D([], [], color="grey", linewidth=0.7, linestyle="--", label="published anchors"))
     ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))

@@ -139,10 +139,16 @@ def pareto_rows(run: dict[str, Any], threads: int = 1) -> list[list[str]]:
     )
     front = pareto_front([(r["latency_ms"]["p50"], r["accuracy"]) for r in rows])
     table = [
-        [r["format"], f"{r['accuracy']:.4f}", f"{r['latency_ms']['p50']:.3f}", f"{r['size_bytes'] / 1000:.1f}",
-         "yes" if i in front else "", "this run"]
+        [
+            r["format"],
+            f"{r['accuracy']:.4f}",
+            f"{r['latency_ms']['p50']:.3f}",
+            f"{r['size_bytes'] / 1000:.1f}",
+            "yes" if i in front else "",
+            "this run",
+        ]
         for i, r in enumerate(rows)
-    ]  # fmt: skip
+    ]
     table += [[f"{a.name} ({a.parameters} params)", f"{a.accuracy:.4f}", "—", "—", "", a.source] for a in ANCHORS]
     return table
 

@@ -117,8 +117,9 @@ def _garment_ink(image: np.ndarray, spec: Garment, rng: np.random.Generator) -> 
     return ink if fit == 1.0 else cv2.resize(ink, None, fx=fit, fy=fit, interpolation=cv2.INTER_AREA)
 
 
-def _place(shape: tuple[int, int], rng: np.random.Generator, avoid: tuple[int, int, int, int] | None = None,
-           tries: int = 50) -> tuple[int, int]:  # fmt: skip
+def _place(
+    shape: tuple[int, int], rng: np.random.Generator, avoid: tuple[int, int, int, int] | None = None, tries: int = 50
+) -> tuple[int, int]:
     """A random top-left corner for an (h, w) patch inside the frame, away from `avoid` (y0, y1, x0, x1) if given."""
     h, w = shape
     for _ in range(tries):
@@ -167,8 +168,13 @@ def _light(rng: np.random.Generator, shadow: bool) -> np.ndarray:
     return light.astype(np.float32)
 
 
-def _photograph(reflectance: np.ndarray, light: np.ndarray, cond: Condition, rng: np.random.Generator,
-                noise_rng: np.random.Generator | None = None) -> np.ndarray:  # fmt: skip
+def _photograph(
+    reflectance: np.ndarray,
+    light: np.ndarray,
+    cond: Condition,
+    rng: np.random.Generator,
+    noise_rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """Expose, tint, blur, add noise (drawn from `noise_rng`, default `rng`) and JPEG-compress: (H, W) reflectance x
     light -> BGR uint8 frame."""
     exposure = rng.uniform(*cond.exposure)
@@ -186,8 +192,12 @@ def _photograph(reflectance: np.ndarray, light: np.ndarray, cond: Condition, rng
     return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
 
 
-def render_frame(image: np.ndarray | None, condition: str | Condition, rng: np.random.Generator,
-                 noise_rng: np.random.Generator | None = None) -> np.ndarray:  # fmt: skip
+def render_frame(
+    image: np.ndarray | None,
+    condition: str | Condition,
+    rng: np.random.Generator,
+    noise_rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """One 640x480 BGR uint8 frame of `image` (28x28, light on dark) under `condition`; None for an empty scene.
     With `noise_rng`, the sensor noise comes from it: the same `rng` seed then films the same scene again."""
     cond = CONDITIONS[condition] if isinstance(condition, str) else condition

@@ -42,8 +42,12 @@ def card_path(model_path: Path) -> Path:
 def write_card(model_path: Path, card: dict[str, Any]) -> Path:
     """Write the card for `model_path` atomically; fills in sha256 and size_bytes from the file itself."""
     model_path = Path(model_path)
-    card = {"format_version": FORMAT_VERSION, **card, "sha256": sha256_file(model_path),
-            "size_bytes": model_path.stat().st_size}  # fmt: skip
+    card = {
+        "format_version": FORMAT_VERSION,
+        **card,
+        "sha256": sha256_file(model_path),
+        "size_bytes": model_path.stat().st_size,
+    }
     path = card_path(model_path)
     atomic_write_json(path, card)
     return path
@@ -164,12 +168,16 @@ def check_tensors(interpreter: Any, card: dict[str, Any], model_path: Path) -> t
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     outputs, labels = int(np.prod(out["shape"])), len(card["labels"])
     if outputs != labels:
-        raise FashionEdgeError(f"{model_path}: its card lists {labels} labels but the model outputs {outputs} scores; "
-                               "the card belongs to another model, re-run `fashion-edge convert`")  # fmt: skip
+        raise FashionEdgeError(
+            f"{model_path}: its card lists {labels} labels but the model outputs {outputs} scores; "
+            "the card belongs to another model, re-run `fashion-edge convert`"
+        )
     kind, claimed = graph_output_kind(interpreter), card["output"].get("kind", "logits")
     if kind is not None and kind != claimed:
-        raise FashionEdgeError(f"{model_path}: its card says the output is {claimed}, but the graph's last "
-                               f"layer gives {kind}; fix output.kind or re-run `fashion-edge convert`")  # fmt: skip
+        raise FashionEdgeError(
+            f"{model_path}: its card says the output is {claimed}, but the graph's last "
+            f"layer gives {kind}; fix output.kind or re-run `fashion-edge convert`"
+        )
     for role, details in (("input", inp), ("output", out)):
         spec = card[role]
         scale, zero_point = details["quantization"]

@@ -178,8 +178,10 @@ class VideoSink:
             if not writer.isOpened():
                 writer.release()
                 self._discard()
-                raise FashionEdgeError(f"--save-video {self.path}: cannot create the video there (a read-only or "
-                                       "full file system, or a codec this OpenCV build lacks)")  # fmt: skip
+                raise FashionEdgeError(
+                    f"--save-video {self.path}: cannot create the video there (a read-only or "
+                    "full file system, or a codec this OpenCV build lacks)"
+                )
             self._writer = writer
         if (image.shape[1], image.shape[0]) != self._size:  # stills of different sizes share one video
             image = cv2.resize(image, self._size)
@@ -199,8 +201,10 @@ class VideoSink:
         check.release()
         if stored != self.frames:
             self._discard()
-            raise FashionEdgeError(f"--save-video {self.path}: only {max(stored, 0)} of {self.frames} frames reached "
-                                   "the disk (is it full?); the incomplete video was removed")  # fmt: skip
+            raise FashionEdgeError(
+                f"--save-video {self.path}: only {max(stored, 0)} of {self.frames} frames reached "
+                "the disk (is it full?); the incomplete video was removed"
+            )
         try:
             os.replace(self._tmp, self.path)
         except OSError as e:
@@ -251,8 +255,9 @@ class Outputs:
     window: Window | None = None
     echo: Callable[[str], None] = echo_stdout
 
-    def result(self, frame: Frame, model_input: np.ndarray, prediction: Prediction, stats: Stats,
-               print_it: bool = True) -> bool:  # fmt: skip
+    def result(
+        self, frame: Frame, model_input: np.ndarray, prediction: Prediction, stats: Stats, print_it: bool = True
+    ) -> bool:
         """Send one result everywhere (stdout only if `print_it`: --on-change); False when the user closed the
         window."""
         from .annotate import annotate
@@ -353,8 +358,9 @@ class _LiveLabels:
 
         steady = self.smoother.update(None if result.nothing else result.prediction.scores, self.n_classes)
         classes = get_classes_from_scores(steady.scores, classifier.top_k, labels=classifier.labels)
-        prediction = Prediction(classes, steady.scores, result.prediction.latency_ms,
-                                uncertain=classes[0].score < classifier.threshold)  # fmt: skip
+        prediction = Prediction(
+            classes, steady.scores, result.prediction.latency_ms, uncertain=classes[0].score < classifier.threshold
+        )
         nothing = None if steady.class_id is not None else (result.nothing or "nothing in most recent frames")
         return prediction, nothing, True
 
@@ -366,8 +372,15 @@ class _LiveLabels:
         return changed
 
 
-def _classify_source(source: Source, classifier: Classifier, preprocess: PreprocessConfig, outputs: Outputs,
-                     summary: RunSummary, max_frames: int | None, live: _LiveLabels) -> bool:  # fmt: skip
+def _classify_source(
+    source: Source,
+    classifier: Classifier,
+    preprocess: PreprocessConfig,
+    outputs: Outputs,
+    summary: RunSummary,
+    max_frames: int | None,
+    live: _LiveLabels,
+) -> bool:
     """Classify one source's frames into `summary`; False when the run should stop (window closed, --max-frames)."""
     from .nothing import classify_frame
 
@@ -389,9 +402,20 @@ def _classify_source(source: Source, classifier: Classifier, preprocess: Preproc
         fps = meter.tick()
         summary.results += 1
         summary.latencies_ms.append(prediction.latency_ms)
-        stats = Stats(frame.source, frame.index, summary.results, fps if frame.index is not None else None,
-                      prediction.latency_ms, result.preprocess_ms, getattr(source, "status", "ok"), nothing,
-                      result.box, result.candidates, smoothed, result.label)  # fmt: skip
+        stats = Stats(
+            frame.source,
+            frame.index,
+            summary.results,
+            fps if frame.index is not None else None,
+            prediction.latency_ms,
+            result.preprocess_ms,
+            getattr(source, "status", "ok"),
+            nothing,
+            result.box,
+            result.candidates,
+            smoothed,
+            result.label,
+        )
         print_it = live.should_print(None if nothing else prediction.label)
         if not outputs.result(frame, result.model_input, prediction, stats, print_it):
             return False
@@ -414,8 +438,14 @@ def _unexpected(error: BaseException) -> str:
 def load_classifier(options: ClassifyOptions) -> Classifier:
     from .classifier import Classifier
 
-    return Classifier(options.model_path, num_threads=options.threads, runtime=options.runtime,
-                      verify=not options.no_verify, top_k=options.top_k, threshold=options.threshold)  # fmt: skip
+    return Classifier(
+        options.model_path,
+        num_threads=options.threads,
+        runtime=options.runtime,
+        verify=not options.no_verify,
+        top_k=options.top_k,
+        threshold=options.threshold,
+    )
 
 
 def _print_model_info(classifier: Classifier, as_json: bool) -> None:
@@ -425,8 +455,10 @@ def _print_model_info(classifier: Classifier, as_json: bool) -> None:
         return
     inp, out = info["input"], info["output"]
     metrics = info.get("metrics") or {}
-    output = (f"{out.get('shape', '')} {out['dtype']} {out.get('kind', 'logits')} scale {out['scale']} "
-              f"zero point {out['zero_point']}")  # fmt: skip
+    output = (
+        f"{out.get('shape', '')} {out['dtype']} {out.get('kind', 'logits')} scale {out['scale']} "
+        f"zero point {out['zero_point']}"
+    )
     rows = [
         ("path", info["path"]),
         ("variant", info.get("variant")),
@@ -495,8 +527,9 @@ def run(options: ClassifyOptions) -> int:
         return 0
     if not (options.paths or options.source or options.camera):
         raise click.UsageError("give image files, folders or globs, --source FILE|URL, or --camera INDEX")
-    config = PreprocessConfig(mode=options.preprocess, roi=parse_roi(options.roi) if options.roi else None,
-                              invert=options.invert)  # fmt: skip
+    config = PreprocessConfig(
+        mode=options.preprocess, roi=parse_roi(options.roi) if options.roi else None, invert=options.invert
+    )
     outputs = Outputs(json_lines=options.json_lines, window=Window() if options.show else None)  # fail early
     with contextlib.ExitStack() as stack:
         stack.callback(outputs.close)
@@ -506,15 +539,24 @@ def run(options: ClassifyOptions) -> int:
         classifier = load_classifier(options)
         serve = _serve_module() if options.serve else None
         if serve is not None:
-            outputs.observers.append(serve.start_server(options.serve, classifier.info(), token=options.token,
-                                                        allow_hosts=options.allow_host))  # fmt: skip
+            outputs.observers.append(
+                serve.start_server(
+                    options.serve, classifier.info(), token=options.token, allow_hosts=options.allow_host
+                )
+            )
         if options.save_video:
             outputs.sink = VideoSink(options.save_video, next((s.fps for s in opened if s.fps), None))
         sources = _chain(_file_sources(options.paths, options.every), opened)
         # a web view of a video file plays it at its own frame rate, like a camera, instead of in a blink
-        summary = classify_sources(serve.realtime(sources) if serve else sources, classifier, config, outputs,
-                                   max_frames=options.max_frames, smooth=options.smooth,
-                                   on_change=options.on_change)  # fmt: skip
+        summary = classify_sources(
+            serve.realtime(sources) if serve else sources,
+            classifier,
+            config,
+            outputs,
+            max_frames=options.max_frames,
+            smooth=options.smooth,
+            on_change=options.on_change,
+        )
     if summary.results != 1 or summary.failures or summary.live or summary.interrupted:
         click.echo(summary.text(), err=True)
     return summary.exit_code
@@ -533,54 +575,122 @@ def _classify_options(f: Callable) -> Callable:
         click.argument("paths", nargs=-1, metavar="[PATHS]..."),
         click.option("--source", metavar="FILE|URL", help="A video file or a stream URL (MJPEG over HTTP, RTSP)."),
         click.option("--camera", metavar="INDEX|/dev/videoN|picamera2", help="A live camera (V4L2 or Picamera2)."),
-        click.option("--model", type=click.Path(dir_okay=False, path_type=Path),
-                     help="A .tflite with its .json card beside it (default: the model shipped in the package)."),
-        click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True,
-                     help="Which shipped network: small (more accurate) or nano (faster)."),
-        click.option("--variant", type=click.Choice(SHIPPED_VARIANTS), default=DEFAULT_VARIANT, show_default=True,
-                     help="Which shipped model to use."),
+        click.option(
+            "--model",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="A .tflite with its .json card beside it (default: the model shipped in the package).",
+        ),
+        click.option(
+            "--model-size",
+            type=click.Choice(SIZES),
+            default=DEFAULT_SIZE,
+            show_default=True,
+            help="Which shipped network: small (more accurate) or nano (faster).",
+        ),
+        click.option(
+            "--variant",
+            type=click.Choice(SHIPPED_VARIANTS),
+            default=DEFAULT_VARIANT,
+            show_default=True,
+            help="Which shipped model to use.",
+        ),
         click.option("--model-info", is_flag=True, help="Print the model card (with path and runtime) and exit."),
-        click.option("--runtime", type=click.Choice(list(RUNTIMES)),
-                     help="Interpreter to use [default: the first that imports, in that order]."),
+        click.option(
+            "--runtime",
+            type=click.Choice(list(RUNTIMES)),
+            help="Interpreter to use [default: the first that imports, in that order].",
+        ),
         click.option("--threads", type=click.IntRange(1, 64), help="Interpreter threads [default: the runtime's]."),
         click.option("--no-verify", is_flag=True, help="Skip the sha256 check of the model against its card."),
-        click.option("--preprocess", type=click.Choice(["auto", "photo", "dataset"]), default="auto",
-                     show_default=True, help="photo: find, trim and negate the garment; dataset: already 28x28-style."),
+        click.option(
+            "--preprocess",
+            type=click.Choice(["auto", "photo", "dataset"]),
+            default="auto",
+            show_default=True,
+            help="photo: find, trim and negate the garment; dataset: already 28x28-style.",
+        ),
         click.option("--roi", metavar="X,Y,W,H", help="Only look at this region of each frame (pixels)."),
-        click.option("--invert", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-                     help="on: the garment is darker than its background; off: lighter."),
+        click.option(
+            "--invert",
+            type=click.Choice(["auto", "on", "off"]),
+            default="auto",
+            show_default=True,
+            help="on: the garment is darker than its background; off: lighter.",
+        ),
         click.option("--top-k", type=click.IntRange(1, 10), default=1, show_default=True),
-        click.option("--threshold", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-                     help="Mark results whose top score is below this as uncertain."),
+        click.option(
+            "--threshold",
+            type=click.FloatRange(0, 1),
+            default=0.0,
+            show_default=True,
+            help="Mark results whose top score is below this as uncertain.",
+        ),
         click.option("--json", "json_lines", is_flag=True, help="JSON Lines on stdout (also with --model-info)."),
         click.option("--max-frames", type=click.IntRange(1), help="Stop after classifying this many frames."),
-        click.option("--every", type=click.IntRange(1), default=1, show_default=True,
-                     help="Classify only every N-th frame of a video or stream."),
-        click.option("--reconnect", type=click.IntRange(0), default=5, show_default=True,
-                     help="Reconnect attempts (with backoff) when a stream or camera drops; 0 = never."),
-        click.option("--timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
-                     help="Seconds to wait for a stream URL to connect or send data."),
-        click.option("--save-video", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write frames with the prediction drawn on (.avi or .mp4)."),
+        click.option(
+            "--every",
+            type=click.IntRange(1),
+            default=1,
+            show_default=True,
+            help="Classify only every N-th frame of a video or stream.",
+        ),
+        click.option(
+            "--reconnect",
+            type=click.IntRange(0),
+            default=5,
+            show_default=True,
+            help="Reconnect attempts (with backoff) when a stream or camera drops; 0 = never.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0.1),
+            default=10.0,
+            show_default=True,
+            help="Seconds to wait for a stream URL to connect or send data.",
+        ),
+        click.option(
+            "--save-video",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write frames with the prediction drawn on (.avi or .mp4).",
+        ),
         click.option("--show", is_flag=True, help="Show frames in a window (needs OpenCV with a GUI)."),
         click.option("--serve", metavar="[HOST:]PORT", help="Live web view of the stream and predictions."),
-        click.option("--smooth", type=click.IntRange(0, 1000), metavar="N",
-                     help="Steady labels on videos, streams and cameras: the class leading the last N frames "
-                          "(0 = off) [default: 5; images are never smoothed]."),
-        click.option("--on-change", is_flag=True,
-                     help="Print a line (or JSON record) only when a source's label changes, nothing in view "
-                          "included: what an integration wants."),
-        click.option("--token", envvar="FASHION_EDGE_TOKEN", show_envvar=True,
-                     help="--serve: every page but /healthz needs this token (open /?token=TOKEN once in a browser, "
-                          "or send Authorization: Bearer TOKEN). Set it whenever the view binds beyond 127.0.0.1."),
-        click.option("--allow-host", multiple=True, metavar="NAME",
-                     help="--serve: also answer requests for this Host name (repeatable; '*' = any). Loopback "
-                          "names, this machine's name and the address a request arrives on are always allowed."),
-        click.option("--limit", multiple=True, metavar="NAME=VALUE",
-                     help="Change a limit (repeatable): max-file-bytes, max-image-pixels, max-part-bytes, "
-                          "max-card-bytes, max-viewers, max-connections, request-timeout-s; e.g. --limit "
-                          "max-image-pixels=50M. Defaults and FASHION_EDGE_* variables: README, Reliability."),
-    ]  # fmt: skip
+        click.option(
+            "--smooth",
+            type=click.IntRange(0, 1000),
+            metavar="N",
+            help="Steady labels on videos, streams and cameras: the class leading the last N frames "
+            "(0 = off) [default: 5; images are never smoothed].",
+        ),
+        click.option(
+            "--on-change",
+            is_flag=True,
+            help="Print a line (or JSON record) only when a source's label changes, nothing in view "
+            "included: what an integration wants.",
+        ),
+        click.option(
+            "--token",
+            envvar="FASHION_EDGE_TOKEN",
+            show_envvar=True,
+            help="--serve: every page but /healthz needs this token (open /?token=TOKEN once in a browser, "
+            "or send Authorization: Bearer TOKEN). Set it whenever the view binds beyond 127.0.0.1.",
+        ),
+        click.option(
+            "--allow-host",
+            multiple=True,
+            metavar="NAME",
+            help="--serve: also answer requests for this Host name (repeatable; '*' = any). Loopback "
+            "names, this machine's name and the address a request arrives on are always allowed.",
+        ),
+        click.option(
+            "--limit",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Change a limit (repeatable): max-file-bytes, max-image-pixels, max-part-bytes, "
+            "max-card-bytes, max-viewers, max-connections, request-timeout-s; e.g. --limit "
+            "max-image-pixels=50M. Defaults and FASHION_EDGE_* variables: README, Reliability.",
+        ),
+    ]
     for option in reversed(options):
         f = option(f)
     return f

@@ -71,9 +71,15 @@ class GuardedServer(ThreadingHTTPServer):
     allow_reuse_address = True  # restart at once after a crash (TIME_WAIT); a *listening* port still fails to bind
     request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], *,
-                 limits: Limits | None = None, token: str | None = None,
-                 allow_hosts: tuple[str, ...] | list[str] = ()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        *,
+        limits: Limits | None = None,
+        token: str | None = None,
+        allow_hosts: tuple[str, ...] | list[str] = (),
+    ) -> None:
         self.limits = limits or current()
         self.token = token or None
         self.allow_any_host = "*" in allow_hosts
@@ -188,16 +194,20 @@ class GuardedHandler(BaseHTTPRequestHandler):
         if host is not None and not self.server.allow_any_host:
             name = _host_name(host)
             if name not in self.server.allowed_hosts and name != _host_name(self.connection.getsockname()[0]):
-                self._refuse(HTTPStatus.MISDIRECTED_REQUEST, "this server does not answer to that Host name; "
-                             "start it with --allow-host NAME to add one")  # fmt: skip
+                self._refuse(
+                    HTTPStatus.MISDIRECTED_REQUEST,
+                    "this server does not answer to that Host name; start it with --allow-host NAME to add one",
+                )
                 return False
         if self.server.token is None:
             return True
         self.authorized = self._token_given()
         if self.authorized or urlsplit(self.path).path in OPEN_PATHS:
             return True
-        self._refuse(HTTPStatus.UNAUTHORIZED, "a token is needed: open /?token=TOKEN once in the browser, "
-                     "or send Authorization: Bearer TOKEN")  # fmt: skip
+        self._refuse(
+            HTTPStatus.UNAUTHORIZED,
+            "a token is needed: open /?token=TOKEN once in the browser, or send Authorization: Bearer TOKEN",
+        )
         return False
 
     def _token_given(self) -> bool:
@@ -233,5 +243,8 @@ class GuardedHandler(BaseHTTPRequestHandler):
 
     def refuse_viewer(self) -> None:
         """503 for a stream or events viewer over the max-viewers cap."""
-        self._refuse(HTTPStatus.SERVICE_UNAVAILABLE, f"too many viewers (the limit is {self.server.limits.max_viewers};"
-                     " the server's --limit max-viewers=N raises it); try again later")  # fmt: skip
+        self._refuse(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            f"too many viewers (the limit is {self.server.limits.max_viewers};"
+            " the server's --limit max-viewers=N raises it); try again later",
+        )

@@ -282,9 +282,14 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
         bx0, by0, bx1, by1 = (int(v) for v in box)
         region = np.concatenate([[False], members])[labels[by0:by1, bx0:bx1]]  # lookup: label -> member
         points = cv2.findNonZero(region[::2, ::2].astype(np.uint8))  # every other pixel: enough for the angle
-        candidates.append(Candidate((bx0, by0, bx1 - bx0, by1 - by0), float(masses[members].sum()),
-                                    float(strong[members].sum() / max(masses[members].sum(), 1e-6)),
-                                    _upright_angle(points) if points is not None else 0.0))  # fmt: skip
+        candidates.append(
+            Candidate(
+                (bx0, by0, bx1 - bx0, by1 - by0),
+                float(masses[members].sum()),
+                float(strong[members].sum() / max(masses[members].sum(), 1e-6)),
+                _upright_angle(points) if points is not None else 0.0,
+            )
+        )
     # the garment is the object with the largest extent: a phone or a mug beside it is smaller, if darker
     return sorted(candidates, key=lambda c: c.box[2] * c.box[3], reverse=True)
 

@@ -71,8 +71,9 @@ class FrameResult:
         return None if self.nothing else self.prediction.label
 
 
-def classify_frame(frame: np.ndarray, classifier: Classifier, config: PreprocessConfig | None = None,
-                   min_score: float | None = None) -> FrameResult:  # fmt: skip
+def classify_frame(
+    frame: np.ndarray, classifier: Classifier, config: PreprocessConfig | None = None, min_score: float | None = None
+) -> FrameResult:
     """Preprocess, classify the most garment-like object (the largest; a smaller dark thing beside it is not taken
     for it), and decide whether anything is in view. `min_score` None: the card's calibrated threshold.
 
@@ -89,8 +90,12 @@ def classify_frame(frame: np.ndarray, classifier: Classifier, config: Preprocess
     return FrameResult(prediction, pre.model_input, pre.boxes[0], pre.objects, reason, preprocess_ms)
 
 
-def calibrate(classifier: Classifier, garment_frames: Iterable[np.ndarray], quantile: float = DEFAULT_QUANTILE,
-              config: PreprocessConfig | None = None) -> dict[str, Any]:  # fmt: skip
+def calibrate(
+    classifier: Classifier,
+    garment_frames: Iterable[np.ndarray],
+    quantile: float = DEFAULT_QUANTILE,
+    config: PreprocessConfig | None = None,
+) -> dict[str, Any]:
     """The model-side threshold from held-out frames that do hold a garment: the `quantile` of their model scores
     (frames preprocessing already turns away are left out: the model-side check never sees them)."""
     if not 0.0 < quantile < 0.5:

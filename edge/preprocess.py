@@ -215,8 +215,12 @@ def preprocess(frame: np.ndarray, config: PreprocessConfig | None = None) -> Pre
     result = photo_preprocess(frame, config.invert)
     if config.roi is not None:  # boxes in the frame's coordinates, not the ROI's
         rx, ry = config.roi[:2]
-        result = Preprocessed(result.inputs, [b and (b[0] + rx, b[1] + ry, b[2], b[3]) for b in result.boxes],
-                              result.nothing, result.objects)  # fmt: skip
+        result = Preprocessed(
+            result.inputs,
+            [b and (b[0] + rx, b[1] + ry, b[2], b[3]) for b in result.boxes],
+            result.nothing,
+            result.objects,
+        )
     return result
 
 

@@ -141,8 +141,9 @@ def _model_info(info: dict[str, Any]) -> dict[str, Any]:
 class LiveView:
     """The `--serve` observer (see observer.Observer): owns the HTTP server and the encoder thread."""
 
-    def __init__(self, host: str, port: int, info: dict[str, Any], *, token: str | None = None,
-                 allow_hosts: tuple[str, ...] = ()) -> None:  # fmt: skip
+    def __init__(
+        self, host: str, port: int, info: dict[str, Any], *, token: str | None = None, allow_hosts: tuple[str, ...] = ()
+    ) -> None:
         self.state = LiveState(info)
         self.server = _bind(host, port, token=token, allow_hosts=allow_hosts)
         self.server.state = self.state  # type: ignore[attr-defined]  # handlers reach the state through the server
@@ -249,8 +250,9 @@ def _bind(host: str, port: int, **guard: Any) -> GuardedServer:
         raise FashionEdgeError(f"--serve: cannot listen on {host}:{port}: {e.strerror or e}") from e
 
 
-def start_server(address: str, info: dict[str, Any], *, token: str | None = None,
-                 allow_hosts: tuple[str, ...] = ()) -> LiveView:  # fmt: skip
+def start_server(
+    address: str, info: dict[str, Any], *, token: str | None = None, allow_hosts: tuple[str, ...] = ()
+) -> LiveView:
     """Bind and start the web view (the hook `edge-classify --serve` calls); prints the URL to stderr.
 
     `token`: required by every path but /healthz (see http_guard); `allow_hosts`: Host names to answer besides
@@ -263,8 +265,11 @@ def start_server(address: str, info: dict[str, Any], *, token: str | None = None
         elsewhere = f"; from other machines: http://{socket.gethostname()}.local:{view.port}/ or this machine's IP"
     click.echo(f"serving the live view on {view.url}{elsewhere} (Ctrl-C stops)", err=True)
     if host not in LOOPBACK_NAMES and not token:
-        click.echo(f"warning: --serve {address} is reachable from the network and has no token: anyone who can "
-                   "reach this machine can watch; set FASHION_EDGE_TOKEN or --token", err=True)  # fmt: skip
+        click.echo(
+            f"warning: --serve {address} is reachable from the network and has no token: anyone who can "
+            "reach this machine can watch; set FASHION_EDGE_TOKEN or --token",
+            err=True,
+        )
     return view
 
 

@@ -499,8 +499,14 @@ class LiveSource:
 
     live = True
 
-    def __init__(self, name: str, opener: Callable[[], Capture], reconnect: int = 5,
-                 on_status: Callable[[str], None] | None = None, every: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        name: str,
+        opener: Callable[[], Capture],
+        reconnect: int = 5,
+        on_status: Callable[[str], None] | None = None,
+        every: int = 1,
+    ) -> None:
         self.name, self._opener, self.reconnect, self.every = name, opener, max(0, int(reconnect)), max(1, int(every))
         self._on_status = on_status or (lambda message: None)
         self._cap = opener()
@@ -555,8 +561,10 @@ class LiveSource:
                     return
                 failures += 1
                 delay = min(BACKOFF_MAX_S, BACKOFF_START_S * 2 ** (failures - 1))
-                self._status(f"{self.name}: stream dropped{why}; reconnecting in {delay:g} s "
-                             f"(attempt {failures}/{self.reconnect})")  # fmt: skip
+                self._status(
+                    f"{self.name}: stream dropped{why}; reconnecting in {delay:g} s "
+                    f"(attempt {failures}/{self.reconnect})"
+                )
                 if self._stop.wait(delay):
                     return
                 try:
@@ -589,8 +597,14 @@ class LiveSource:
             cap.release()
 
 
-def open_source(spec: str, *, every: int = 1, reconnect: int = 5, timeout: float = 10.0,
-                on_status: Callable[[str], None] | None = None) -> Source:  # fmt: skip
+def open_source(
+    spec: str,
+    *,
+    every: int = 1,
+    reconnect: int = 5,
+    timeout: float = 10.0,
+    on_status: Callable[[str], None] | None = None,
+) -> Source:
     """A `--source` value -> a Source: a stream URL, a video file, or an image file."""
     if is_url(spec):
         return LiveSource(spec, lambda: open_url(spec, timeout), reconnect, on_status, every)
@@ -602,6 +616,7 @@ def open_source(spec: str, *, every: int = 1, reconnect: int = 5, timeout: float
     return VideoFile(spec, every)
 
 
-def open_camera_source(spec: str, *, every: int = 1, reconnect: int = 5,
-                       on_status: Callable[[str], None] | None = None) -> Source:  # fmt: skip
+def open_camera_source(
+    spec: str, *, every: int = 1, reconnect: int = 5, on_status: Callable[[str], None] | None = None
+) -> Source:
     return LiveSource(f"camera {spec}", lambda: open_camera(spec), reconnect, on_status, every)

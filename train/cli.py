@@ -62,8 +62,11 @@ def train_command(
     """Train the Fashion-MNIST CNN and save model.keras, history.json and training.json to --out."""
     from .fit import PROFILES, train
 
-    overrides = {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, seed=seed,
-                                        train_limit=train_limit).items() if v is not None}  # fmt: skip
+    overrides = {
+        k: v
+        for k, v in dict(epochs=epochs, batch_size=batch_size, seed=seed, train_limit=train_limit).items()
+        if v is not None
+    }
     cfg = replace(PROFILES[profile], **overrides)
     options = DistributeOptions(strategy, devices, batch_scaling)
     with user_errors():

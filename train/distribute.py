@@ -81,8 +81,9 @@ def parse_tf_config(text: str | None) -> Cluster:
         raise FashionEdgeError(f"TF_CONFIG is not valid ({type(e).__name__}: {e}); {where}") from e
     other = sorted(set(cluster) - {"chief", "worker"})
     if other or task_type not in ("chief", "worker"):
-        raise FashionEdgeError(f"TF_CONFIG: multi-worker training uses chief/worker tasks only, got "
-                               f"{other or task_type!r}; {where}")  # fmt: skip
+        raise FashionEdgeError(
+            f"TF_CONFIG: multi-worker training uses chief/worker tasks only, got {other or task_type!r}; {where}"
+        )
     if len(chief) > 1 or not chief + worker:
         raise FashionEdgeError(f"TF_CONFIG needs at most one chief and at least one worker address; {where}")
     if not 0 <= task_index < len(chief if task_type == "chief" else worker):
@@ -143,8 +144,10 @@ def scale_config(cfg: Any, replicas: int, scaling: str) -> Any:
     if scaling == "linear":
         cfg = replace(cfg, batch_size=cfg.batch_size * replicas, learning_rate=cfg.learning_rate * replicas)
     if cfg.batch_size % replicas:
-        raise FashionEdgeError(f"batch size {cfg.batch_size} does not split evenly over {replicas} replicas; "
-                               f"pass a multiple of {replicas} to --batch-size")  # fmt: skip
+        raise FashionEdgeError(
+            f"batch size {cfg.batch_size} does not split evenly over {replicas} replicas; "
+            f"pass a multiple of {replicas} to --batch-size"
+        )
     return cfg
 
 
@@ -220,9 +223,12 @@ class Distribution:
             "batch_scaling": options.scaling,
             "learning_rate": cfg.learning_rate,
             "learning_rate_scaling": "linear (x replicas)" if options.scaling == "linear" else "none",
-            "data_sharding": "DATA: each worker keeps its 1/N of every global batch" if cluster
-            else "each global batch is split over the replicas" if self.replicas > 1 else "none (one replica)",
-        }  # fmt: skip
+            "data_sharding": "DATA: each worker keeps its 1/N of every global batch"
+            if cluster
+            else "each global batch is split over the replicas"
+            if self.replicas > 1
+            else "none (one replica)",
+        }
 
 
 def _set_logical_cpus(tf: Any, count: int) -> list[str]:
@@ -232,8 +238,10 @@ def _set_logical_cpus(tf: Any, count: int) -> list[str]:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
     except RuntimeError as e:
         if len(tf.config.list_logical_devices("CPU")) != count:
-            raise FashionEdgeError(f"--devices {count}: TensorFlow already initialised its devices in this process; "
-                                   "train in a fresh process") from e  # fmt: skip
+            raise FashionEdgeError(
+                f"--devices {count}: TensorFlow already initialised its devices in this process; "
+                "train in a fresh process"
+            ) from e
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
 

@@ -48,18 +48,20 @@ class TrainConfig:
 SMALL = ModelConfig(stages=((32,), (64, 64), (128,)), dropout=0.1)
 NANO = ModelConfig(stages=((16,), (32, 32), (48,)), dropout=0.0)  # ~28K parameters: int8 under 40 KB
 
-PROFILES = {
+PROFILES = {  # one row per profile: aligned on purpose
     # quick: a small net, no augmentation (it slows early convergence), a few epochs; the demo's profile.
-    "quick": TrainConfig(profile="quick", epochs=6, augment=False,
-                         model=ModelConfig(stages=((16,), (32,), (64,)), dropout=0.1)),
+    "quick": TrainConfig(
+        profile="quick", epochs=6, augment=False, model=ModelConfig(stages=((16,), (32,), (64,)), dropout=0.1)
+    ),
     # full: the small architecture on a short schedule, for users who train their own.
     "full": TrainConfig(profile="full", label_smoothing=0.1, epochs=12, ema_momentum=0.999, model=SMALL),
     # small / nano: the shipped models (make model), longer schedules.
     "small": TrainConfig(profile="small", label_smoothing=0.1, epochs=24, ema_momentum=0.999, model=SMALL),
     # nano underfits (train accuracy under augmentation < validation): lighter augmentation, no dropout
-    "nano": TrainConfig(profile="nano", label_smoothing=0.1, epochs=30, ema_momentum=0.999, max_shift=2, erase_p=0.25,
-                        model=NANO),
-}  # fmt: skip
+    "nano": TrainConfig(
+        profile="nano", label_smoothing=0.1, epochs=30, ema_momentum=0.999, max_shift=2, erase_p=0.25, model=NANO
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -165,8 +167,12 @@ def _library_versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
 
-    return {"python": platform.python_version(), "numpy": np.__version__, "tensorflow": tf.__version__,
-            "keras": keras.__version__}  # fmt: skip
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
 
 
 def _compile(model, cfg: TrainConfig, steps: int, warmup: int, keras: ModuleType) -> None:
@@ -186,9 +192,12 @@ def _accuracy(model, images_uint8: np.ndarray, y: np.ndarray) -> float:
 
 
 def train(
-    cfg: TrainConfig, out_dir: Path, data_dir: Path | None = None, verbose: int | None = None,
+    cfg: TrainConfig,
+    out_dir: Path,
+    data_dir: Path | None = None,
+    verbose: int | None = None,
     distribution: distribute.DistributeOptions | None = None,
-) -> TrainResult:  # fmt: skip
+) -> TrainResult:
     """Train per `cfg` and write model.keras, history.json and training.json into `out_dir` atomically.
     A run interrupted after epoch k restarts from `out_dir/checkpoint` at epoch k+1 (same config only).
     `distribution` picks a tf.distribute strategy (train/distribute.py; default: one device). On a non-chief worker
@@ -225,9 +234,12 @@ def train(
 
         ckpt = _Checkpoint(out_dir, cfg)
         first_epoch, state = ckpt.resume(model) if dist.checkpoints else (0, {})
-    records = {"history": state.get("history", {}), "epoch_time_s": state.get("epoch_time_s", []),
-               "resumed_at_epochs": state.get("resumed_at_epochs", []) + ([first_epoch] if first_epoch else []),
-               "elapsed_s": state.get("elapsed_s", 0.0)}  # fmt: skip
+    records = {
+        "history": state.get("history", {}),
+        "epoch_time_s": state.get("epoch_time_s", []),
+        "resumed_at_epochs": state.get("resumed_at_epochs", []) + ([first_epoch] if first_epoch else []),
+        "elapsed_s": state.get("elapsed_s", 0.0),
+    }
     if first_epoch:
         print(f"resuming from {ckpt.model_path} after epoch {first_epoch}", file=sys.stderr)
 
@@ -264,27 +276,43 @@ def train(
     with atomic_path(model_path) as tmp:
         model.save(tmp, include_optimizer=False)
     atomic_write_json(history_path, {**records["history"], "epoch_time_s": records["epoch_time_s"]})
-    atomic_write_json(training_path, {
-        "profile": cfg.profile,
-        "config": _config_dict(cfg),
-        "parameters": int(model.count_params()),
-        "labels": list(CLASS_NAMES),
-        "input": {"shape": [28, 28, 1], "pixels": "raw uint8 0..255 (Rescaling 1/255 inside the model)",
-                  "layout": "NHWC", "colour": "grayscale", "background": "dark (Fashion-MNIST: light object on black)"},
-        "output": "logits",
-        "weights": "exponential moving average" if cfg.ema_momentum else "last epoch",
-        "train_images": len(x_train), "val_images": len(x_val),
-        "val_accuracy": round(val_accuracy, 5), "test_accuracy": round(test_accuracy, 5),
-        # Training time over all sessions (resumed runs add up); wall_time_s is this process only.
-        "train_time_s": records["elapsed_s"], "wall_time_s": wall_time_s,
-        "resumed_at_epochs": records["resumed_at_epochs"],
-        "distribution": dist.record(cfg),
-        "data": {"source_dir": str(data.source_dir), "content_sha256": data.content_sha256},
-        "versions": _library_versions(),
-        "machine": {"platform": platform.platform(), "machine": platform.machine(), "cpus": allowed_cpus(),
-                    "cpu": cpu_facts(), "load_average_start": [round(v, 2) for v in load_at_start],
-                    "load_average_end": [round(v, 2) for v in os.getloadavg()]},
-    })  # fmt: skip
+    atomic_write_json(
+        training_path,
+        {
+            "profile": cfg.profile,
+            "config": _config_dict(cfg),
+            "parameters": int(model.count_params()),
+            "labels": list(CLASS_NAMES),
+            "input": {
+                "shape": [28, 28, 1],
+                "pixels": "raw uint8 0..255 (Rescaling 1/255 inside the model)",
+                "layout": "NHWC",
+                "colour": "grayscale",
+                "background": "dark (Fashion-MNIST: light object on black)",
+            },
+            "output": "logits",
+            "weights": "exponential moving average" if cfg.ema_momentum else "last epoch",
+            "train_images": len(x_train),
+            "val_images": len(x_val),
+            "val_accuracy": round(val_accuracy, 5),
+            "test_accuracy": round(test_accuracy, 5),
+            # Training time over all sessions (resumed runs add up); wall_time_s is this process only.
+            "train_time_s": records["elapsed_s"],
+            "wall_time_s": wall_time_s,
+            "resumed_at_epochs": records["resumed_at_epochs"],
+            "distribution": dist.record(cfg),
+            "data": {"source_dir": str(data.source_dir), "content_sha256": data.content_sha256},
+            "versions": _library_versions(),
+            "machine": {
+                "platform": platform.platform(),
+                "machine": platform.machine(),
+                "cpus": allowed_cpus(),
+                "cpu": cpu_facts(),
+                "load_average_start": [round(v, 2) for v in load_at_start],
+                "load_average_end": [round(v, 2) for v in os.getloadavg()],
+            },
+        },
+    )
     if dist.checkpoints:
         shutil.rmtree(ckpt.dir, ignore_errors=True)  # the artifacts are complete: nothing left to resume
     dist.finish(out_dir)

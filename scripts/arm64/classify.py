@@ -35,14 +35,22 @@ def main() -> None:
         f.name: {"label": int(np.argmax(s)), "scores": [round(float(v), 6) for v in s]}
         for f, s in zip(files, scores, strict=True)
     }
-    print(json.dumps({
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "runtime": resolve_runtime(),
-        "versions": {"ai-edge-litert": version("ai-edge-litert"), "numpy": np.__version__, "opencv": cv2.__version__},
-        "ms_per_image": round(ms_per_image, 2),
-        "results": results,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+                "runtime": resolve_runtime(),
+                "versions": {
+                    "ai-edge-litert": version("ai-edge-litert"),
+                    "numpy": np.__version__,
+                    "opencv": cv2.__version__,
+                },
+                "ms_per_image": round(ms_per_image, 2),
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

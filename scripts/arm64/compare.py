@@ -20,8 +20,9 @@ def main() -> int:
         print("FAIL: the two runs classified different files")
         return 1
     mismatched = [n for n in names if x86["results"][n]["label"] != arm["results"][n]["label"]]
-    gap = max(float(np.max(np.abs(np.subtract(x86["results"][n]["scores"], arm["results"][n]["scores"]))))
-              for n in names)  # fmt: skip
+    gap = max(
+        float(np.max(np.abs(np.subtract(x86["results"][n]["scores"], arm["results"][n]["scores"])))) for n in names
+    )
     truth = np.array([int(n.split("_")[1].split(".")[0]) for n in names])
     for side in sides:
         accuracy = float(np.mean(np.array([side["results"][n]["label"] for n in names]) == truth))
