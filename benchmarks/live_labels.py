@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..edge.registry import DEFAULT_SIZE, SHIPPED_VARIANTS, SIZES
+from .models import shipped_model_options
 from .scenes import GARMENT_CONDITIONS, render_clip
 
 WINDOWS = (0, 3, 5, 9)
@@ -66,14 +66,7 @@ def flicker_and_lag(reported: list[int | None], raw: list[int | None], starts: l
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A .tflite with its card beside it (default: the shipped int8 model).",
-)
-@click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True)
-@click.option("--variant", type=click.Choice(SHIPPED_VARIANTS), default="int8", show_default=True)
+@shipped_model_options
 @click.option("--frames", type=click.IntRange(10, 1000), default=60, show_default=True, help="Frames per segment.")
 @click.option("--condition", type=click.Choice(list(GARMENT_CONDITIONS)), default="low_contrast", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)

@@ -3,11 +3,12 @@ optional Keras float model. Everything is checked here, before any long measurem
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..edge.registry import SIZES, find_models, shipped_dir
+from ..edge.registry import DEFAULT_SIZE, SHIPPED_VARIANTS, SIZES, find_models, shipped_dir
 from ..edge.variants import BY_NAME
 from ..errors import FashionEdgeError
 from ..host import tensorflow_version
@@ -58,3 +59,17 @@ def discover(models_dir: Path | None = None, keras_model: Path | None = None) ->
             raise FashionEdgeError("--keras-model needs TensorFlow: pip install 'fashion-edge[train]', or drop it")
         models.append(BenchModel(KERAS, keras_model.parent.name, keras_model, None, keras_model.stat().st_size))
     return models
+
+
+def shipped_model_options(command: Callable) -> Callable:
+    """--model PATH, --model-size, --variant: how a benchmark command picks the model it measures."""
+    import click
+
+    command = click.option("--variant", type=click.Choice(SHIPPED_VARIANTS), default="int8", show_default=True)(command)
+    command = click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True)(command)
+    return click.option(
+        "--model",
+        "model_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="A .tflite with its card beside it (default: the shipped int8 model of --model-size).",
+    )(command)

@@ -20,7 +20,7 @@ import click
 import cv2
 import numpy as np
 
-from ..edge.registry import DEFAULT_SIZE, SHIPPED_VARIANTS, SIZES
+from .models import shipped_model_options
 from .scenes import EMPTY_CONDITIONS, FRAME_H, FRAME_W, GARMENT_CONDITIONS, iter_frames, render_frame
 
 __all__ = ["FRAME_H", "FRAME_W", "measure", "measure_conditions", "render_photo", "render_photos"]
@@ -127,14 +127,7 @@ def conditions_table(results: dict[str, dict[str, float]]) -> str:
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A .tflite with its card beside it (default: the shipped int8 model).",
-)
-@click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True)
-@click.option("--variant", type=click.Choice(SHIPPED_VARIANTS), default="int8", show_default=True)
+@shipped_model_options
 @click.option(
     "--per-class",
     type=click.IntRange(1, 1000),

@@ -69,3 +69,15 @@ def edge_models(request) -> Path:
     """fashion_int8 and fashion_float32 (+ cards) for the edge and benchmark tests: `tiny_tflite_dir` when
     TensorFlow is installed (the pipeline end to end), else the shipped small models (an edge-only install)."""
     return request.getfixturevalue("tiny_tflite_dir") if HAVE_TENSORFLOW else shipped_dir()
+
+
+@pytest.fixture(scope="session")
+def shipped_int8():
+    """The shipped small int8 model: its card carries the calibrated "nothing in view" threshold."""
+    from fashion_edge.edge.registry import shipped_model
+    from fashion_edge.errors import FashionEdgeError
+
+    try:
+        return shipped_model("int8")
+    except FashionEdgeError:
+        pytest.skip("no shipped model in this checkout (make model)")

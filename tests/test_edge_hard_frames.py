@@ -8,24 +8,12 @@ scenes, which must be reported as nothing in view.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from fashion_edge.benchmarks.photo_accuracy import measure_conditions
 from fashion_edge.data import stratified_sample
-from fashion_edge.errors import FashionEdgeError
 
 HARD = ("shadow", "low_contrast", "rotated", "distractor", "light_on_dark", "textured")
 EMPTY = ("empty_light", "empty_dark", "empty_textured", "empty_noise", "lens_covered")
-
-
-@pytest.fixture(scope="module")
-def shipped_int8():
-    from fashion_edge.edge.registry import shipped_model
-
-    try:
-        return shipped_model("int8")
-    except FashionEdgeError:
-        pytest.skip("no shipped model in this checkout (make model)")
 
 
 def test_hard_frames_stay_close_to_the_dataset_images(fmnist, shipped_int8):

@@ -10,18 +10,6 @@ from helpers import MjpegServer, edge_classify
 
 from fashion_edge.benchmarks.scenes import render_clip
 from fashion_edge.edge.smoothing import LabelSmoother, label_changes
-from fashion_edge.errors import FashionEdgeError
-
-
-@pytest.fixture(scope="module")
-def shipped_int8():
-    """The shipped int8 model: its card carries the calibrated "nothing in view" threshold."""
-    from fashion_edge.edge.registry import shipped_model
-
-    try:
-        return shipped_model("int8")
-    except FashionEdgeError:
-        pytest.skip("no shipped model in this checkout (make model)")
 
 
 @pytest.fixture(scope="module")
