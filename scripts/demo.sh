@@ -21,7 +21,7 @@ step "5/6 photo-like 640x480 frames rendered from the test set, and accuracy on 
 $BIN/python -m fashion_edge.benchmarks.photo_accuracy --model "$RUN/models/fashion_int8.tflite" --per-class 20 \
   --save-examples "$RUN/frames" --json "$RUN/photo_accuracy.json"
 step "6/6 edge-classify the frames with the int8 model (no TensorFlow on this path)"
-$BIN/edge-classify --model "$RUN/models/fashion_int8.tflite" --top-k 2 "$RUN"/frames/frame_*.jpg
+$BIN/edge-classify --model "$RUN/models/fashion_int8.tflite" --top-k 2 "$RUN"/frames/*.jpg
 
 cat <<MSG
 
