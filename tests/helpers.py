@@ -3,6 +3,7 @@ for subprocesses, an IP-camera stand-in, and `edge_classify` run the way a user 
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -159,3 +160,9 @@ def bench_run_doc() -> dict:
                    "int8_expectation": "int8 has ARM dot-product kernels here: expect int8 faster than float32"},
         "results": results,
     }  # fmt: skip
+
+
+def default_sigint() -> None:
+    """Popen's preexec_fn for a child that a test stops with SIGINT: a harness started in the background (a CI job)
+    runs with SIGINT ignored, which every child inherits, and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from helpers import RUNNER, MjpegServer, edge_classify, free_port
+from helpers import RUNNER, MjpegServer, default_sigint, edge_classify, free_port
 
 from fashion_edge.benchmarks.photo_accuracy import render_photos
 from fashion_edge.data import CLASS_NAMES, stratified_sample
@@ -148,8 +148,9 @@ def test_mjpeg_stream_survives_a_drop_and_reconnects(model, fmnist):
 def test_ctrl_c_ends_a_live_run_with_a_summary(model, fmnist):
     with MjpegServer(render_photos(fmnist.x_test[:3], seed=8), fps=30) as server:
         code = RUNNER.format(module="edge.cli", prog="edge-classify")
-        proc = subprocess.Popen([sys.executable, "-c", code, "--model", str(model), "--source", server.url],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        args = [sys.executable, "-c", code, "--model", str(model), "--source", server.url]
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+        proc = subprocess.Popen(args, **pipes, preexec_fn=default_sigint)
         lines = [proc.stdout.readline() for _ in range(5)]
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import default_sigint
 
 from fashion_edge.data import CLASS_NAMES
 
@@ -67,7 +68,9 @@ def start_edge_classify(source: str | Path, model: Path) -> tuple[subprocess.Pop
     """edge-classify --source SOURCE --serve 127.0.0.1:0; returns the process and the URL it printed."""
     exe = Path(sys.executable).with_name("edge-classify")
     cmd = [str(exe), "--source", str(source), "--model", str(model), "--serve", "127.0.0.1:0", "--json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint
+    )
     found: list[str] = []
     ready = threading.Event()
 
