@@ -46,9 +46,13 @@ def min_score_from_card(card: dict[str, Any]) -> float:
 
 
 def nothing_reason(preprocessed: Preprocessed, scores: np.ndarray, min_score: float) -> str | None:
-    """Why the frame holds no garment (the preprocessing's reason first), or None when it holds one."""
+    """Why the frame holds no garment (the preprocessing's reason first), or None when it holds one. The model-side
+    check is for camera frames: an already-prepared 28x28 input (dataset mode) is taken as holding its garment, since
+    a hard but real garment scores low too (a dataset Shirt at 0.25, say)."""
     if preprocessed.nothing is not None:
         return preprocessed.nothing
+    if preprocessed.prepared:
+        return None
     score = model_score(scores)
     if score < min_score:
         return f"the model sees no garment (top score {score:.2f} < {min_score:.2f})"

@@ -133,6 +133,7 @@ class Preprocessed:
     boxes: list[tuple[int, int, int, int] | None]  # (x, y, w, h) in frame pixels; None: the whole frame
     nothing: str | None = None
     objects: int = 1  # objects found (only the most garment-like one is cropped)
+    prepared: bool = False  # an already 28x28-style input (dataset mode): taken as it is, garment included
 
     @property
     def model_input(self) -> np.ndarray:
@@ -210,7 +211,7 @@ def preprocess(frame: np.ndarray, config: PreprocessConfig | None = None) -> Pre
     if mode == "auto":
         mode = "dataset" if max(frame.shape[:2]) <= DATASET_MAX_SIDE and is_dataset_style(to_gray(frame)) else "photo"
     if mode == "dataset":
-        return Preprocessed([dataset_input(to_gray(frame), config.invert)], [None])
+        return Preprocessed([dataset_input(to_gray(frame), config.invert)], [None], prepared=True)
     to_gray(frame[:1, :1])  # the same dtype and shape checks as the dataset path
     result = photo_preprocess(frame, config.invert)
     if config.roi is not None:  # boxes in the frame's coordinates, not the ROI's

@@ -67,3 +67,17 @@ def test_on_change_prints_a_record_only_when_the_steady_label_changes(shipped_in
     assert 3 <= len(records) <= 12, labels  # 40 frames, ~8 real changes (the clip loops), no flicker
     assert all(a != b for a, b in zip(labels, labels[1:], strict=False)), labels
     assert None in labels and all("frame_label" in r for r in records)
+
+
+def test_model_side_nothing_check_is_for_camera_frames_only():
+    import numpy as np
+
+    from fashion_edge.edge.nothing import nothing_reason
+    from fashion_edge.edge.preprocess import Preprocessed
+
+    unsure = np.full(10, 0.1)  # top score 0.1: below any calibrated threshold
+    blank = [np.zeros((28, 28), np.uint8)]
+    assert "no garment" in nothing_reason(Preprocessed(blank, [None]), unsure, min_score=0.3)
+    assert nothing_reason(Preprocessed(blank, [None], prepared=True), unsure, min_score=0.3) is None
+    # the preprocessing's own evidence still wins
+    assert nothing_reason(Preprocessed(blank, [None], nothing="no object found"), unsure, 0.3) == "no object found"
