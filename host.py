@@ -59,10 +59,11 @@ def cpu_facts(cpuinfo: str | None = None) -> dict:
     model, flags = "", set()
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
-        key = key.strip().lower()
-        if key in ("model name", "hardware", "cpu model") and not model:
+        key = key.strip()
+        # x86 "model name"; a Pi's "Model" (capital M: lower-case "model" is x86's model number) or "Hardware"
+        if key in ("model name", "Model", "Hardware", "cpu model") and value.strip() and not model:
             model = value.strip()
-        elif key in ("flags", "features"):
+        elif key in ("flags", "Features"):
             flags.update(value.split())
     has = [name for flag, name in INT8_FEATURES.items() if flag in flags]
     return {"model": model or "unknown", "int8_instructions": has, "int8_expectation": int8_expectation(has)}

@@ -16,18 +16,13 @@ from ..host import allowed_cpus, cpu_facts, tensorflow_version
 DEVICE_TREE_MODEL = Path("/proc/device-tree/model")  # "Raspberry Pi 5 Model B Rev 1.0" on a Pi
 
 
-def cpu_model() -> str:
-    """The CPU's marketing name; on ARM boards /proc/cpuinfo has no "model name", so fall back to the board."""
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        cpuinfo = ""
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("model name", "Model", "Hardware") and value.strip():
-            return value.strip()
-    board = board_model()
-    return board or platform.processor() or platform.machine() or "unknown"
+def cpu_model(facts: dict[str, Any] | None = None) -> str:
+    """The CPU's marketing name (host.cpu_facts); on ARM boards /proc/cpuinfo may have none, so fall back to the
+    board."""
+    model = (facts or cpu_facts())["model"]
+    if model != "unknown":
+        return model
+    return board_model() or platform.processor() or platform.machine() or "unknown"
 
 
 def board_model() -> str | None:
@@ -49,7 +44,7 @@ def device_info(label: str | None = None, xnnpack: bool = False) -> dict[str, An
     """The `device` object of bench.json (see schema.py). `xnnpack`: whether any interpreter got the delegate."""
     return {
         "label": label or socket.gethostname(),
-        "cpu_model": cpu_model(),
+        "cpu_model": cpu_model(cpu := cpu_facts()),
         "board": board_model(),
         "cpu_cores": os.cpu_count() or 1,
         "cpus_allowed": allowed_cpus(),
@@ -60,6 +55,6 @@ def device_info(label: str | None = None, xnnpack: bool = False) -> dict[str, An
         "runtimes": available_runtimes(),
         "tensorflow": tensorflow_version(),
         "xnnpack": xnnpack,
-        "cpu_instructions": (cpu := cpu_facts())["int8_instructions"],
+        "cpu_instructions": cpu["int8_instructions"],
         "int8_expectation": cpu["int8_expectation"],
     }

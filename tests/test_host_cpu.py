@@ -5,7 +5,7 @@ from __future__ import annotations
 from fashion_edge.host import cpu_facts
 
 X86_VNNI = "model name\t: Intel(R) Xeon(R) Platinum 8375C\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni fma\n"
-X86_AVX2 = "model name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma\n"
+X86_AVX2 = "model\t\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma\n"
 PI5 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\n"
 PI3 = "processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid\nHardware\t: BCM2835\n"
 
