@@ -27,11 +27,13 @@ lint:
 	$(PY)/ruff check . && $(PY)/ruff format --check .
 
 ## The shipped models (seeded): the small and nano recipes -> float32 + int8 with cards (+ training.json), into
-## edge/models/<size>/, then the nothing-in-view threshold calibrated into the cards. Interrupted? Run it again: each training resumes from runs/<size>/checkpoint.
+## edge/models/<size>/, then the nothing-in-view threshold calibrated into the cards. Small first: nano distils from it.
+## Interrupted? Run it again: each training resumes from runs/<size>/checkpoint.
 SIZES := small nano
 model: setup
 	for size in $(SIZES); do \
-	  $(PY)/fashion-edge train --profile $$size --out runs/$$size && \
+	  $(PY)/fashion-edge train --profile $$size --out runs/$$size \
+	    $$( [ $$size = nano ] && echo --teacher runs/small/model.keras ) && \
 	  $(PY)/fashion-edge convert runs/$$size/model.keras --out runs/$$size/tflite --variants float32,int8 && \
 	  mkdir -p edge/models/$$size && \
 	  cp runs/$$size/training.json runs/$$size/tflite/fashion_int8.tflite runs/$$size/tflite/fashion_int8.json \

@@ -44,6 +44,10 @@ def test_unwritable_out_and_missing_data_are_one_line_errors(tmp_path):
     result = run("--out", str(blocker / "sub"))
     assert result.exit_code == 1 and "cannot create output directory" in result.output
     assert "Traceback" not in result.output
+    result = run("--profile", "nano", "--out", str(tmp_path / "n"))
+    assert result.exit_code == 1 and "distils from a teacher: pass --teacher" in result.output
+    result = run("--teacher", str(blocker), "--out", str(tmp_path / "n"))
+    assert result.exit_code == 1 and "is not a .keras model file" in result.output
     result = run("--out", str(tmp_path / "o"), "--data-dir", str(tmp_path / "nowhere"))
     assert result.exit_code == 1 and "lacks" in result.output
     assert not (tmp_path / "o" / "model.keras").exists()

@@ -101,3 +101,30 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     assert not (tmp_path / "resumed" / "checkpoint").exists()  # removed once the artifacts are written
     resumed = result.model.get_weights()
     assert all(np.allclose(x, y, atol=1e-4) for x, y in zip(whole, resumed, strict=True))
+
+
+def test_distillation_targets_mix_in_the_teachers_softmax_on_the_same_images(tiny_training, fmnist):
+    import keras
+
+    from fashion_edge.train.fit import _dataset
+
+    teacher = keras.saving.load_model(tiny_training.model_path)
+    x, y = fmnist.x_train[:64, ..., None].astype("float32"), fmnist.y_train[:64]
+    cfg = TrainConfig(profile="test", batch_size=32, distill_weight=0.3, erase_p=1.0)
+    xb, target = next(iter(_dataset(x, y, cfg, steps_per_epoch=2, first_epoch=0, teacher=teacher)))
+    soft = keras.ops.convert_to_numpy(keras.ops.softmax(teacher(xb, training=False)))
+    labels = np.argmax(np.asarray(target) - 0.3 * soft, axis=1)  # what is left is 0.7 x the one-hot label
+    np.testing.assert_allclose(np.asarray(target), 0.7 * np.eye(10)[labels] + 0.3 * soft, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(target).sum(axis=1), 1.0, atol=1e-5)
+    assert not np.array_equal(np.asarray(xb), x[:32])  # the teacher saw the augmented batch, not the raw one
+
+
+def test_a_distilled_run_records_its_teacher(tiny_training, tmp_path):
+    from fashion_edge.artifacts import sha256_file
+
+    tiny = ModelConfig(stages=TINY_STAGES)
+    cfg = TrainConfig(profile="test", epochs=1, batch_size=64, train_limit=300, distill_weight=0.5, model=tiny)
+    result = train(cfg, tmp_path, verbose=0, teacher=tiny_training.model_path)
+    teacher = json.loads(result.training_path.read_text())["teacher"]
+    assert teacher["sha256"] == sha256_file(tiny_training.model_path)
+    assert teacher["test_accuracy"] == round(tiny_training.test_accuracy, 5)

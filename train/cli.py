@@ -45,6 +45,17 @@ from .distribute import SCALINGS, STRATEGIES, DistributeOptions, plan
     help="fixed: --batch-size is the global batch, split over the replicas, learning rate as tuned; linear: the "
     "global batch and the peak learning rate are multiplied by the number of replicas.",
 )
+@click.option(
+    "--teacher",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A trained .keras model to distil from: each training target mixes its softmax in (the nano profile "
+    "needs one; make model passes runs/small/model.keras). The teacher never ships.",
+)
+@click.option(
+    "--distill-weight",
+    type=click.FloatRange(min=0.0, max=1.0, max_open=True),
+    help="Share of each target taken from the teacher's softmax [default: the profile's, or 0.5 with --teacher].",
+)
 @out_dir_option("runs/train", "model.keras, history.json and training.json")
 @data_dir_option
 def train_command(
@@ -56,6 +67,8 @@ def train_command(
     strategy: str,
     devices: int | None,
     batch_scaling: str,
+    teacher: Path | None,
+    distill_weight: float | None,
     out_dir: Path,
     data_dir: Path | None,
 ) -> None:
@@ -68,10 +81,12 @@ def train_command(
         if v is not None
     }
     cfg = replace(PROFILES[profile], **overrides)
+    if distill_weight is not None or (teacher and not cfg.distill_weight):
+        cfg = replace(cfg, distill_weight=0.5 if distill_weight is None else distill_weight)
     options = DistributeOptions(strategy, devices, batch_scaling)
     with user_errors():
         is_chief = plan(options).is_chief
-        result = train(cfg, out_dir, data_dir, distribution=options)
+        result = train(cfg, out_dir, data_dir, distribution=options, teacher=teacher)
     if not is_chief:
         click.echo(f"worker done (val accuracy {result.val_accuracy:.4f}); the chief writes the artifacts")
         return

@@ -1,5 +1,6 @@
 """Fit the CNN: seeded tf.data pipeline with training-only augmentation, AdamW + warm-up/cosine, label smoothing,
-an exponential moving average of the weights, per-epoch checkpoints to resume from, atomic artifacts."""
+an exponential moving average of the weights, distillation from a teacher model, per-epoch checkpoints to resume
+from, atomic artifacts."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..artifacts import atomic_path, atomic_write_json, ensure_writable_dir
+from ..artifacts import atomic_path, atomic_write_json, ensure_writable_dir, sha256_file
 from ..data import CLASS_NAMES, load_fashion_mnist, stratified_split
 from ..errors import FashionEdgeError
 from ..host import allowed_cpus, cpu_facts
@@ -41,6 +42,7 @@ class TrainConfig:
     max_shift: int = 3  # pixels, each direction
     erase_p: float = 0.5  # probability of erasing a rectangle in an image
     train_limit: int | None = None  # use only this many training images (tests, smoke runs)
+    distill_weight: float = 0.0  # share of each target taken from a teacher's softmax (0: no teacher; >0 needs one)
     model: ModelConfig = field(default_factory=ModelConfig)
 
 
@@ -56,10 +58,18 @@ PROFILES = {  # one row per profile: aligned on purpose
     # full: the small architecture on a short schedule, for users who train their own.
     "full": TrainConfig(profile="full", label_smoothing=0.1, epochs=12, ema_momentum=0.999, model=SMALL),
     # small / nano: the shipped models (make model), longer schedules.
-    "small": TrainConfig(profile="small", label_smoothing=0.1, epochs=24, ema_momentum=0.999, model=SMALL),
-    # nano underfits (train accuracy under augmentation < validation): lighter augmentation, no dropout
+    "small": TrainConfig(profile="small", label_smoothing=0.1, epochs=36, ema_momentum=0.999, model=SMALL),
+    # nano underfits (train accuracy under augmentation < validation): lighter augmentation, no dropout, and half of
+    # each target from the small model's softmax (make model trains small first and passes it as --teacher)
     "nano": TrainConfig(
-        profile="nano", label_smoothing=0.1, epochs=30, ema_momentum=0.999, max_shift=2, erase_p=0.25, model=NANO
+        profile="nano",
+        label_smoothing=0.1,
+        epochs=40,
+        ema_momentum=0.999,
+        max_shift=2,
+        erase_p=0.25,
+        distill_weight=0.5,
+        model=NANO,
     ),
 }
 
@@ -102,9 +112,11 @@ def augment_batch(x, seed, max_shift: int = 3, erase_p: float = 0.5):
     return tf.where(erase[..., None], 0.0, x)
 
 
-def _dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, steps_per_epoch: int, first_epoch: int):
+def _dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, steps_per_epoch: int, first_epoch: int, teacher=None):
     """Shuffled every epoch, augmented per batch with a seed unique to (run seed, global step), one-hot labels;
-    repeated over all epochs and fast-forwarded to `first_epoch`, so a resumed run sees the batches it would have."""
+    repeated over all epochs and fast-forwarded to `first_epoch`, so a resumed run sees the batches it would have.
+    With a `teacher` (Keras model, logits out) each target is (1 - w) one-hot + w softmax(teacher(augmented batch)),
+    w = cfg.distill_weight: the teacher sees exactly the images the student does."""
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True)
@@ -114,7 +126,11 @@ def _dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, steps_per_epoch: in
         xb, yb = batch
         if cfg.augment:
             xb = augment_batch(xb, tf.stack([tf.constant(cfg.seed, tf.int64), step]), cfg.max_shift, cfg.erase_p)
-        return xb, tf.one_hot(yb, 10)
+        target = tf.one_hot(yb, 10)
+        if teacher is not None:
+            soft = tf.nn.softmax(teacher(xb, training=False))
+            target = (1.0 - cfg.distill_weight) * target + cfg.distill_weight * soft
+        return xb, target
 
     return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
@@ -123,10 +139,11 @@ class _Checkpoint:
     """Per-epoch checkpoint (model + optimizer state + the run's records so far) in `<out>/checkpoint/`, written
     atomically; `resume()` returns the epoch to continue from (0 when there is none or it belongs to another config)."""
 
-    def __init__(self, out_dir: Path, cfg: TrainConfig):
+    def __init__(self, out_dir: Path, cfg: TrainConfig, teacher_sha256: str | None = None):
         self.dir = out_dir / "checkpoint"
         self.model_path, self.state_path = self.dir / "last.keras", self.dir / "state.json"
-        self.fingerprint = json.dumps(_config_dict(cfg), sort_keys=True)
+        teacher = {"teacher_sha256": teacher_sha256} if teacher_sha256 else {}
+        self.fingerprint = json.dumps({**_config_dict(cfg), **teacher}, sort_keys=True)
 
     def resume(self, model) -> tuple[int, dict]:
         if not (self.model_path.is_file() and self.state_path.is_file()):
@@ -187,6 +204,36 @@ def _compile(model, cfg: TrainConfig, steps: int, warmup: int, keras: ModuleType
     )
 
 
+def _check_teacher(cfg: TrainConfig, teacher: Path | None, plan: distribute.Plan) -> dict | None:
+    """Refuse a distillation set-up that cannot run, before any TensorFlow import; the teacher's record otherwise."""
+    if not 0.0 <= cfg.distill_weight < 1.0:
+        raise FashionEdgeError(f"distill weight must be in [0, 1), got {cfg.distill_weight}")
+    if teacher is None:
+        if cfg.distill_weight:
+            raise FashionEdgeError(
+                f"profile {cfg.profile} distils from a teacher: pass --teacher MODEL.keras "
+                "(make model trains runs/small/model.keras first)"
+            )
+        return None
+    if not cfg.distill_weight:
+        raise FashionEdgeError("a teacher needs a distill weight above 0")
+    if plan.options.strategy == "multi-worker":
+        raise FashionEdgeError("distillation runs with --strategy default or mirrored, not multi-worker")
+    teacher = Path(teacher)
+    if not teacher.is_file() or teacher.suffix != ".keras":
+        raise FashionEdgeError(f"teacher {teacher} is not a .keras model file")
+    info = teacher.parent / "training.json"
+    accuracy = json.loads(info.read_text()).get("test_accuracy") if info.is_file() else None
+    return {"path": str(teacher), "sha256": sha256_file(teacher), "test_accuracy": accuracy}
+
+
+def _load_teacher(path: str, keras: ModuleType):
+    model = keras.models.load_model(path, compile=False)
+    if tuple(model.input_shape[1:]) != (28, 28, 1) or tuple(model.output_shape[1:]) != (10,):
+        raise FashionEdgeError(f"teacher {path} maps {model.input_shape} to {model.output_shape}, not 28x28x1 to 10")
+    return model
+
+
 def _accuracy(model, images_uint8: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(keras_logits(model, images_uint8), axis=1) == y))
 
@@ -197,16 +244,19 @@ def train(
     data_dir: Path | None = None,
     verbose: int | None = None,
     distribution: distribute.DistributeOptions | None = None,
+    teacher: Path | None = None,
 ) -> TrainResult:
     """Train per `cfg` and write model.keras, history.json and training.json into `out_dir` atomically.
     A run interrupted after epoch k restarts from `out_dir/checkpoint` at epoch k+1 (same config only).
     `distribution` picks a tf.distribute strategy (train/distribute.py; default: one device). On a non-chief worker
-    the files go to a temporary directory that is deleted: the returned paths no longer exist."""
+    the files go to a temporary directory that is deleted: the returned paths no longer exist.
+    `teacher`: a trained .keras model to distil from (cfg.distill_weight > 0); it never ships."""
     if cfg.epochs < 1:
         raise FashionEdgeError(f"epochs must be positive, got {cfg.epochs}")
     if cfg.batch_size < 1:
         raise FashionEdgeError(f"batch size must be positive, got {cfg.batch_size}")
     plan = distribute.plan(distribution or distribute.DistributeOptions())
+    teacher_record = _check_teacher(cfg, teacher, plan)
     out_dir = ensure_writable_dir(plan.output_dir(Path(out_dir)))
     data = load_fashion_mnist(data_dir)  # before TensorFlow: a data error costs no import
     load_at_start = os.getloadavg()
@@ -232,7 +282,7 @@ def train(
         steps = cfg.epochs * steps_per_epoch
         _compile(model, cfg, steps, min(int(cfg.warmup_epochs * steps_per_epoch), steps // 2), keras)
 
-        ckpt = _Checkpoint(out_dir, cfg)
+        ckpt = _Checkpoint(out_dir, cfg, teacher_record and teacher_record["sha256"])
         first_epoch, state = ckpt.resume(model) if dist.checkpoints else (0, {})
     records = {
         "history": state.get("history", {}),
@@ -254,9 +304,10 @@ def train(
         on_epoch_begin=lambda e, logs: epoch_started.__setitem__(0, time.time()), on_epoch_end=on_epoch_end
     )
     y_val_onehot = np.eye(10, dtype="float32")[y_val]
+    teacher_model = _load_teacher(teacher_record["path"], keras) if teacher_record else None
     if first_epoch < cfg.epochs:
         model.fit(
-            dist.shard(_dataset(x_train, y_train, cfg, steps_per_epoch, first_epoch)),
+            dist.shard(_dataset(x_train, y_train, cfg, steps_per_epoch, first_epoch, teacher_model)),
             epochs=cfg.epochs,
             initial_epoch=first_epoch,
             steps_per_epoch=steps_per_epoch,
@@ -292,6 +343,7 @@ def train(
             },
             "output": "logits",
             "weights": "exponential moving average" if cfg.ema_momentum else "last epoch",
+            "teacher": teacher_record,
             "train_images": len(x_train),
             "val_images": len(x_val),
             "val_accuracy": round(val_accuracy, 5),
