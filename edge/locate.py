@@ -2,12 +2,13 @@
 
 Steps, all at WORK_SIDE px (a 640x480 frame is box-averaged 4x: fast, and the noise averages out):
 
-1. a smooth background: a quadratic surface fitted robustly to the border band, then to every pixel that looks like
-   background, so a lighting gradient or vignette is divided out (`ratio` = pixel / background);
-2. illumination regions: a hard cast shadow (or a patch of sun) is a region at a steady ratio, touching two sides of
-   the frame or a good part of its edge; it gets its own level, filled under any garment lying in it (its convex
-   hull), so the shadow edge is not taken for the garment and the garment in the shadow is measured against the
-   shadow;
+1. a smooth background: a quadratic surface in log brightness fitted robustly to the border band of a coarse grid
+   (COARSE x COARSE working-pixel means), then to every cell that looks like background, so a lighting gradient or
+   vignette is divided out (`ratio` = pixel / background);
+2. illumination regions: only when the border, on two sides, holds a change of light the surface cannot follow (the
+   evidence of a shadow edge, which crosses the frame), straight edges are searched for and fitted as steps: a hard
+   cast shadow (or a patch of sun) gets its own level, filled under any garment lying in it, so the shadow edge is not
+   taken for the garment and the garment in the shadow is measured against the shadow;
 3. polarity: the object is whatever departs from the background most, darker (garment on paper) or lighter;
 4. ink = how far each pixel is from its background towards the object's polarity; candidates are the connected
    blobs of ink above the noise floor, each grown by the sizeable blobs near it (a sandal's straps and sole),
@@ -35,6 +36,11 @@ SPAN_FRAC, MIN_FILL = 0.9, 0.15  # ... nor a thin line across the view: a shadow
 MAX_SHADOW_LINES = 4  # straight edges tried as shadow edges
 MIN_SHADOW_STEP = 0.08  # a change of light smaller than this (log brightness, ~8%) is no shadow edge
 MAX_UPRIGHT_ANGLE = 25.0  # rotations up to this are undone (Fashion-MNIST garments are upright)
+COARSE = 8  # the smooth surface is fitted on means of COARSE x COARSE working pixels (a quadratic needs few)
+FINE = 4  # the background is interpolated from cells this wide
+SHADOW_STRIDE = 3  # the shadow steps are fitted on every SHADOW_STRIDE-th row and column
+SHADOW_EVIDENCE = 0.75  # look for shadow edges where the smooth surface misses the border by this many steps ...
+SHADOW_SIDES = 2  # ... in at least two cells on each of at least this many sides of the frame
 
 
 @dataclass(frozen=True)
@@ -71,19 +77,22 @@ class Scene:
 
 
 def downscale(gray_or_bgr: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarray, float]:
-    """A float32 gray copy whose longest side is at most `side`, box-averaged; and its scale factor."""
+    """A float32 gray copy whose longest side is at most `side`, box-averaged; and its scale factor.
+
+    Gray first (OpenCV resizes one channel several times faster than three), then halved with linear interpolation
+    (exactly a 2x2 mean, and much faster than area interpolation) while at least twice too big, then resized
+    linearly: a 640x480 frame becomes 160x120 means of 4x4 pixels."""
     h, w = gray_or_bgr.shape[:2]
     factor = min(1.0, side / max(h, w))
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
     small = gray_or_bgr
-    if factor < 1.0:
-        size = (max(1, round(w * factor)), max(1, round(h * factor)))
-        if factor <= 0.5:  # halving with linear interpolation averages 2x2 exactly, and is much faster than area
-            small = cv2.resize(small, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_LINEAR)
-        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
-        factor = size[0] / w
     if small.ndim == 3:
         small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY if small.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
-    return small.astype(np.float32), factor
+    while small.shape[0] >= 2 * size[1] and small.shape[1] >= 2 * size[0]:
+        small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
+    if small.shape != (size[1], size[0]):
+        small = cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)
+    return small.astype(np.float32), size[0] / w
 
 
 def _design(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -101,17 +110,26 @@ def _median(values: np.ndarray) -> float:
     return float(np.partition(values, k)[k]) if values.size else 0.0
 
 
-@functools.lru_cache(maxsize=8)
-def _fit_grid(h: int, w: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normalised coordinates (u, v) of the subsampled pixels of an h x w image, and which lie in the border band."""
+def _cells(image: np.ndarray, cell: int) -> np.ndarray:
+    """Means of about `cell` x `cell` pixels (area averaging), at least 3 a side."""
+    h, w = image.shape
+    size = (max(3, round(w / cell)), max(3, round(h / cell)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+@functools.lru_cache(maxsize=16)
+def _fit_grid(h: int, w: int, stride: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Normalised coordinates (u, v) of every `stride`-th pixel of an h x w image, their quadratic terms, and which
+    lie in the border band (8% of the shorter side, at least one pixel)."""
     ys, xs = np.mgrid[0:h:stride, 0:w:stride]
     u, v = _norm_coords(ys.ravel().astype(np.float64), xs.ravel().astype(np.float64), h, w)
     b = max(1, round(min(ys.shape) * 0.08))
     band = np.zeros(ys.shape, dtype=bool)
     band[:b], band[-b:], band[:, :b], band[:, -b:] = True, True, True, True
-    for a in (u, v, band):
+    design = _design(u, v)
+    for a in (u, v, design, band):
         a.flags.writeable = False
-    return u, v, band.ravel()
+    return u, v, design, band.ravel()
 
 
 @dataclass(frozen=True)
@@ -130,18 +148,35 @@ class Lighting:
 
     def at(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """The background at normalised columns `u` and rows `v` (1-D): a (len(v), len(u)) float32 array."""
-        c = self.coef.astype(np.float32)
         u, v = np.asarray(u, np.float32)[None, :], np.asarray(v, np.float32)[:, None]
-        log_background = (c[0] + c[1] * u + c[3] * u * u) + (c[2] + c[5] * v) * v + c[4] * u * v
+        return np.exp(self._log_quadratic(u, v) + self._log_steps(u, v))
+
+    def over(self, h: int, w: int, box: tuple[float, float, float, float] = (-1.0, -1.0, 1.0, 1.0)) -> np.ndarray:
+        """The background over an h x w image of the normalised region `box` (u0, v0, u1, v1; default the whole
+        frame). The quadratic is computed on cells FINE pixels wide and interpolated (linear: far under a grey level
+        off for a surface this smooth), the shadow steps at every pixel."""
+        u0, v0, u1, v1 = box
+        gh, gw = max(2, round(h / FINE)), max(2, round(w / FINE))
+        u = u0 + (np.arange(gw, dtype=np.float32) + 0.5) * ((u1 - u0) / gw)  # cell centres, as cv2.resize maps them
+        v = v0 + (np.arange(gh, dtype=np.float32) + 0.5) * ((v1 - v0) / gh)
+        grid = np.exp(self._log_quadratic(u[None, :], v[:, None]))
+        background = cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
+        if self.steps.any():
+            u = u0 + (np.arange(w, dtype=np.float32) + 0.5) * ((u1 - u0) / w)
+            v = v0 + (np.arange(h, dtype=np.float32) + 0.5) * ((v1 - v0) / h)
+            background *= np.exp(self._log_steps(u[None, :], v[:, None]))
+        return background
+
+    def _log_quadratic(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        c = self.coef.astype(u.dtype)
+        return (c[0] + c[1] * u + c[3] * u * u) + (c[2] + c[5] * v) * v + c[4] * u * v
+
+    def _log_steps(self, u: np.ndarray, v: np.ndarray) -> np.ndarray | float:
+        total: np.ndarray | float = 0.0
         for (a, b, off), step in zip(self.lines, self.steps, strict=True):
             if step:
-                log_background = log_background + step * _step(a * u + b * v - off, self.softness)
-        return np.exp(log_background)
-
-    def over(self, h: int, w: int) -> np.ndarray:
-        """The background over a whole h x w image."""
-        u, v = _norm_coords(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), h, w)
-        return self.at(u, v)
+                total = total + step * _step(a * u + b * v - off, self.softness)
+        return total
 
 
 def _step(distance: np.ndarray, softness: float) -> np.ndarray:
@@ -153,19 +188,23 @@ def shadow_lines(work: np.ndarray) -> np.ndarray:
     """Long straight edges (candidate shadow edges) as rows (a, b, c), a*u + b*v = c in normalised coordinates."""
     h, w = work.shape
     edges = cv2.Canny(np.clip(work, 0, 255).astype(np.uint8), 20, 50)
-    found = cv2.HoughLines(edges, 1, np.pi / 180, threshold=int(0.3 * min(h, w)))
+    found = cv2.HoughLines(edges, 1, np.pi / 90, threshold=int(0.3 * min(h, w)))  # 2 degrees: refined below
     lines: list[tuple[float, float, float]] = []
     if found is None:
         return np.zeros((0, 3))
     ey, ex = np.nonzero(edges)
+    tried: list[tuple[float, float]] = []
     for rho, theta in found.reshape(-1, 2)[: 4 * MAX_SHADOW_LINES]:  # strongest first
-        # two points on the line, refined on the edge pixels near it (the Hough grid is 1 px and 1 degree)
+        if any(abs(rho - r) < 3.0 and abs(theta - t) < np.radians(5.0) for r, t in tried):
+            continue  # the same edge again, a Hough cell or two away: not worth refining
+        tried.append((rho, theta))
+        # two points on the line, refined on the edge pixels near it (the Hough grid is 1 px and 2 degrees)
         x1, y1 = rho * np.cos(theta), rho * np.sin(theta)
         x2, y2 = x1 - np.sin(theta), y1 + np.cos(theta)
         near = np.abs((ex - x1) * np.cos(theta) + (ey - y1) * np.sin(theta)) < 2.0
         if near.sum() >= 2:
             points = np.stack([ex[near], ey[near]], 1).astype(np.float32)
-            vx, vy, px, py = cv2.fitLine(points, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+            vx, vy, px, py = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
             x1, y1, x2, y2 = float(px), float(py), float(px + vx), float(py + vy)
         (u1, u2), (v1, v2) = _norm_coords(np.array([y1, y2], float), np.array([x1, x2], float), h, w)
         a, b = -(v2 - v1), u2 - u1
@@ -181,46 +220,73 @@ def shadow_lines(work: np.ndarray) -> np.ndarray:
     return np.array(lines, dtype=np.float64).reshape(-1, 3)
 
 
-def _solve_robust(a_all: np.ndarray, z_all: np.ndarray, band: np.ndarray, iterations: int) -> tuple[np.ndarray, float]:
-    """Least squares of z on a's columns from the border band, then on every point within the noise (MAD sigma)."""
+def _solve_robust(
+    a_all: np.ndarray, z_all: np.ndarray, band: np.ndarray, fits: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares of z on a's columns: from the border band, refitted on the band's points within the noise (3
+    MAD sigmas) of the last fit, then on every such point; `fits` fits in all. The coefficients and residuals."""
     ridge = 1e-4 * np.eye(a_all.shape[1])
     use = band
-    coef, sigma = np.zeros(a_all.shape[1]), 0.05
-    for step in range(iterations * 2):
+    coef, residual = np.zeros(a_all.shape[1]), z_all
+    for fit in range(fits):
         a = a_all[use]
-        coef = np.linalg.solve(a.T @ a + ridge, a.T @ z_all[use])  # normal equations: small and fast
-        residual = z_all - a_all @ coef
-        sigma = 1.4826 * _median(np.abs(residual[use])) + 1e-3  # MAD: sigma for Gaussian noise
-        # first half: refine within the band; second half: grow to all background-looking pixels
-        use = (band if step < iterations - 1 else True) & (np.abs(residual) < max(3.0 * sigma, 0.01))
-        if use.sum() < 12:  # everything is "object": keep the last good fit
+        if len(a) < 12:  # everything is "object": keep the last good fit
             break
-    return coef, sigma
+        # normal equations: small and fast
+        coef = cv2.solve(a.T @ a + ridge, (a.T @ z_all[use])[:, None], flags=cv2.DECOMP_CHOLESKY)[1][:, 0]
+        residual = z_all - a_all @ coef
+        deviation = np.abs(residual)
+        use = deviation < max(4.4478 * _median(deviation[use]) + 3e-3, 0.01)  # 3 sigmas, sigma = 1.4826 MAD
+        if fit == 0:
+            use &= band
+    return coef, residual
 
 
-def fit_lighting(work: np.ndarray, iterations: int = 2, stride: int = 3) -> tuple[Lighting, float]:
-    """Fit the Lighting model to the background of `work` (float32 gray); also return the noise (relative sigma).
+def fit_lighting(work: np.ndarray) -> Lighting:
+    """Fit the Lighting model to the background of `work` (float32 gray).
 
-    In log brightness, so a shadow is an additive step and the fit is linear. Starts from the border band (where
-    the background almost always is), then refits on every pixel whose residual is within the noise: the garment
-    is never part of the fit, the lighting is. Fitted on every `stride`-th row and column (subsampled, not
-    averaged, so the noise level stays that of `work`).
+    In log brightness, so a shadow is an additive step and the fit is linear. On cell means (COARSE pixels a side):
+    the surface is smooth, and a few hundred cells pin it down as well as every pixel would, for far less. Starts
+    from the border band (where the background almost always is), then refits on every cell within the noise: the
+    garment is never part of the fit, the lighting is. Straight edges are tried as shadow edges only when the
+    smooth surface misses cells on two sides of the frame (SHADOW_EVIDENCE, SHADOW_SIDES): a shadow edge crosses
+    the frame, a garment rarely reaches two of its sides.
     """
     h, w = work.shape
-    u, v, band = _fit_grid(h, w, stride)
-    lines = shadow_lines(work)
     softness = 2.0 / max(h, w)  # about one working pixel
-    columns = [_design(u, v)] + [_step(a * u + b * v - c, softness)[:, None] for a, b, c in lines]
-    a_all = np.concatenate(columns, axis=1)
-    z_all = np.log(np.maximum(work[::stride, ::stride].ravel().astype(np.float64), 1.0))
-    coef, sigma = _solve_robust(a_all, z_all, band, iterations)
+    none = np.zeros((0, 3))
+    cells = _cells(work, COARSE)
+    _, _, design, band = _fit_grid(*cells.shape)
+    coef, residual = _solve_robust(design, np.log(np.maximum(cells.ravel(), 1.0)).astype(np.float64), band, 3)
+    missed = np.abs(residual.reshape(cells.shape)) > SHADOW_EVIDENCE * MIN_SHADOW_STEP
+    sides = (missed[0].sum(), missed[-1].sum(), missed[:, 0].sum(), missed[:, -1].sum())
+    if sum(count >= 2 for count in sides) < SHADOW_SIDES:
+        return Lighting(coef, none, np.zeros(0), softness)
+    lines = shadow_lines(work)
+    if not len(lines):
+        return Lighting(coef, none, np.zeros(0), softness)
+    # the steps on every SHADOW_STRIDE-th pixel (not cell means: a step is as sharp as a pixel, and a step size a
+    # few percent off leaves the whole shadow as ink)
+    u, v, design, band = _fit_grid(h, w, SHADOW_STRIDE)
+    a_all = np.concatenate([design] + [_step(a * u + b * v - c, softness)[:, None] for a, b, c in lines], axis=1)
+    z_all = np.log(np.maximum(work[::SHADOW_STRIDE, ::SHADOW_STRIDE].ravel(), 1.0)).astype(np.float64)
+    coef, _ = _solve_robust(a_all, z_all, band)
     keep = np.abs(coef[6:]) >= MIN_SHADOW_STEP  # the others are a garment's straight edges, not changes of light
     if not keep.all():  # refit without them, so they do not bend the surface
         kept = np.concatenate([np.ones(6, bool), keep])
-        coef_kept, sigma = _solve_robust(a_all[:, kept], z_all, band, iterations)
+        coef_kept, _ = _solve_robust(a_all[:, kept], z_all, band)
         coef = np.zeros(a_all.shape[1])
         coef[kept] = coef_kept
-    return Lighting(coef[:6], lines, coef[6:], softness), sigma
+    return Lighting(coef[:6], lines, coef[6:], softness)
+
+
+def noise_level(ratio: np.ndarray) -> float:
+    """The background's noise (sigma, relative to it) from `ratio` = pixel / background - 1: the MAD of every third
+    row and column in the border band, then of every such pixel within 3 sigma of the background."""
+    _, _, _, band = _fit_grid(*ratio.shape, 3)
+    r = np.abs(ratio[::3, ::3]).ravel()
+    sigma = 1.4826 * _median(r[band])
+    return 1.4826 * _median(r[r < max(3.0 * sigma, 0.01)]) + 1e-3
 
 
 def ink(gray: np.ndarray, background: np.ndarray, dark_object: bool) -> np.ndarray:
@@ -248,67 +314,67 @@ def _upright_angle(points: np.ndarray) -> float:
 
 def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
     """Blobs of ink above `threshold`, each grown by the sizeable blobs near it; the largest box first."""
-    mask = cv2.morphologyEx((ink_map > threshold).astype(np.uint8), cv2.MORPH_CLOSE, _KERNEL3)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    mask = cv2.morphologyEx((ink_map > threshold).view(np.uint8), cv2.MORPH_CLOSE, _KERNEL3)
+    # (Grana's algorithm: the same labels as the default, with the statistics about 3x faster here)
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
     if count <= 1:
         return []
-    masses = np.bincount(labels.ravel(), weights=ink_map.ravel(), minlength=count)[1:]
-    strong = np.bincount(labels.ravel(), weights=(ink_map * ink_map).ravel(), minlength=count)[1:]
     areas = stats[1:, cv2.CC_STAT_AREA]
     sizeable = np.flatnonzero(areas >= max(4, 0.02 * areas.max()))  # specks never seed nor join an object
-    x0, y0 = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
-    x1, y1 = x0 + stats[1:, cv2.CC_STAT_WIDTH], y0 + stats[1:, cv2.CC_STAT_HEIGHT]
+    # (area, label, x0, y0, x1, y1) of the sizeable blobs, largest first: few, so plain Python is quickest
+    rows = zip(sizeable.tolist(), stats[1:][sizeable].tolist(), strict=True)
+    free = sorted(((a, i + 1, x, y, x + w, y + h) for i, (x, y, w, h, a) in rows), reverse=True)
     gap = 0.06 * max(mask.shape)
-    free = np.zeros(len(areas), bool)
-    free[sizeable] = True
     candidates: list[Candidate] = []
-    first_area = 0
-    while free.any() and len(candidates) < MAX_CANDIDATES:
-        seed = int(np.flatnonzero(free)[np.argmax(areas[free])])
-        if candidates and areas[seed] < 0.1 * first_area:
+    first_area = free[0][0] if free else 0
+    while free and len(candidates) < MAX_CANDIDATES:
+        if candidates and free[0][0] < 0.1 * first_area:
             break  # specks and bits: not a second object
-        first_area = first_area or int(areas[seed])
-        members = np.zeros_like(free)
-        members[seed] = True
-        box = [x0[seed], y0[seed], x1[seed], y1[seed]]
-        while True:  # add every free blob within `gap` of the box, until none is left to add
-            near = free & ~members & (x0 - gap <= box[2]) & (x1 + gap >= box[0]) & (y0 - gap <= box[3])
-            near &= y1 + gap >= box[1]
-            if not near.any():
-                break
-            members |= near
-            box = [x0[members].min(), y0[members].min(), x1[members].max(), y1[members].max()]
-        free &= ~members
-        bx0, by0, bx1, by1 = (int(v) for v in box)
-        region = np.concatenate([[False], members])[labels[by0:by1, bx0:bx1]]  # lookup: label -> member
-        points = cv2.findNonZero(region[::2, ::2].astype(np.uint8))  # every other pixel: enough for the angle
-        candidates.append(
-            Candidate(
-                (bx0, by0, bx1 - bx0, by1 - by0),
-                float(masses[members].sum()),
-                float(strong[members].sum() / max(masses[members].sum(), 1e-6)),
-                _upright_angle(points) if points is not None else 0.0,
-            )
-        )
+        members, free = [free[0]], free[1:]
+        box = list(members[0][2:])
+        grown = True
+        while grown:  # add every free blob within `gap` of the box, until none is left to add
+            near = [b for b in free if b[2] - gap <= box[2] and b[4] + gap >= box[0] and b[3] - gap <= box[3]
+                    and b[5] + gap >= box[1]]  # fmt: skip
+            grown = bool(near)
+            for b in near:
+                free.remove(b)
+                box = [min(box[0], b[2]), min(box[1], b[3]), max(box[2], b[4]), max(box[3], b[5])]
+            members += near
+        candidates.append(_candidate(ink_map, labels, box, [b[1] for b in members], count))
     # the garment is the object with the largest extent: a phone or a mug beside it is smaller, if darker
     return sorted(candidates, key=lambda c: c.box[2] * c.box[3], reverse=True)
+
+
+def _candidate(ink_map: np.ndarray, labels: np.ndarray, box: list[int], members: list[int], count: int) -> Candidate:
+    """The Candidate made of blobs `members` (labels) within `box` (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
+    is_member = np.zeros(count, bool)
+    is_member[members] = True
+    region = is_member[labels[y0:y1, x0:x1]]
+    inked = ink_map[y0:y1, x0:x1][region]
+    mass = float(inked.sum())
+    points = cv2.findNonZero(region[::2, ::2].view(np.uint8))  # every other pixel: enough for the angle
+    angle = _upright_angle(points) if points is not None else 0.0
+    return Candidate((x0, y0, x1 - x0, y1 - y0), mass, float(np.dot(inked, inked)) / max(mass, 1e-6), angle)
 
 
 def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     """A gray or BGR uint8 frame -> its Scene: background, illumination, polarity, candidates (see module doc).
 
     `invert` on: the object is darker than its background; off: lighter; auto: whichever departs more."""
-    small, factor = downscale(frame)
+    small, factor = downscale(frame, WORK_SIDE)
     work = cv2.GaussianBlur(small, (3, 3), 0)
     h, w = work.shape
-    lighting, noise = fit_lighting(work)
-    background = lighting.over(h, w)
-    ratio = work / np.maximum(background, 1.0) - 1.0
-    far = np.abs(ratio) > max(4.0 * noise, 0.03)
-    dark_object = float(-ratio[far & (ratio < 0)].sum()) >= float(ratio[far & (ratio > 0)].sum())
+    lighting = fit_lighting(work)
+    background = cv2.max(lighting.over(h, w), 1.0)
+    ratio = cv2.divide(work, background) - 1.0
+    noise = noise_level(ratio)
+    far, sample = max(4.0 * noise, 0.03), ratio[::2, ::2]  # every other row and column: a sum is all it takes
+    dark_object = float(-sample[sample < -far].sum()) >= float(sample[sample > far].sum())
     if invert != "auto":
         dark_object = invert == "on"
-    ink_map = ink(work, background, dark_object)
+    ink_map = np.clip(-ratio, 0.0, 1.0) if dark_object else ink(work, background, dark_object)
     for (a, b, c), step in zip(lighting.lines, lighting.steps, strict=True):
         if step:  # the modelled edge is only as sharp and exact as a working pixel: ignore what is left along it
             u, v = _norm_coords(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), h, w)

@@ -74,7 +74,8 @@ def test_roi_crops_before_anything_else(sample):
     inside = to_model_input(frame, PreprocessConfig(roi=(20, 30, 320, 320)))
     assert _similarity(inside, image) > 0.9
     assert _similarity(to_model_input(frame), image) > 0.9  # the distractor is far: not part of the object
-    assert _similarity(to_model_input(frame, PreprocessConfig(roi=(440, 290, 200, 190))), image) < 0.3
+    outside = to_model_input(frame, PreprocessConfig(roi=(440, 290, 200, 190)))
+    assert not _similarity(outside, image) >= 0.3  # junk, or a blank input (no correlation at all: NaN)
 
 
 def test_empty_scene_gives_a_dark_input_not_amplified_noise():

@@ -1,0 +1,50 @@
+"""edge/locate: the working copy, the lighting model and its shadow edges, on synthetic and rendered frames."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from fashion_edge.benchmarks.scenes import render_frame
+from fashion_edge.edge.locate import MIN_SHADOW_STEP, analyse, downscale, fit_lighting
+
+
+def test_downscale_is_a_box_mean_of_the_gray_frame():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    small, factor = downscale(frame)
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    box_mean = gray.reshape(120, 4, 160, 4).mean(axis=(1, 3))
+    assert factor == 0.25 and small.dtype == np.float32
+    assert np.abs(small - box_mean).max() <= 1.5  # rounding in the two uint8 halvings only
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [((479, 637, 3), (120, 160)), ((1080, 1920, 3), (90, 160)), ((481, 641, 4), (120, 160)), ((100, 80), (100, 80))],
+)
+def test_downscale_sizes(shape, expected):
+    small, factor = downscale(np.zeros(shape, np.uint8))
+    assert small.shape == expected
+    assert factor == pytest.approx(expected[1] / shape[1], abs=1e-9)
+
+
+def test_smooth_lighting_is_divided_out_without_a_shadow_search():
+    ys, xs = np.mgrid[0:120, 0:160].astype(np.float32)
+    work = 200.0 * (0.6 + 0.4 * xs / 160) * (1.0 - 0.2 * ((ys - 60) / 60) ** 2)  # a gradient and a vignette
+    lighting = fit_lighting(work)
+    assert len(lighting.lines) == 0  # no change of light on two sides of the border: no edges searched
+    error = np.abs(lighting.over(120, 160) / work - 1)
+    assert np.median(error) < 0.005 and error.max() < 0.03  # worst at the very border, far below the 5% ink floor
+
+
+def test_a_cast_shadow_is_modelled_as_a_step_and_divided_out():
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        frame = render_frame(None, "empty_shadow", rng)
+        scene = analyse(frame)
+        assert np.abs(scene.lighting.steps).max() >= MIN_SHADOW_STEP, scene.lighting
+        work, _ = downscale(frame)
+        level = np.abs(work / scene.lighting.over(*work.shape) - 1)
+        assert np.median(level) < 0.02 and np.mean(level > 0.1) < 0.05  # both sides of the edge: the same level
