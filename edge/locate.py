@@ -270,8 +270,10 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     u, v, design, band = _fit_grid(h, w, SHADOW_STRIDE)
     a_all = np.concatenate([design] + [_step(a * u + b * v - c, softness)[:, None] for a, b, c in lines], axis=1)
     z_all = np.log(np.maximum(work[::SHADOW_STRIDE, ::SHADOW_STRIDE].ravel(), 1.0)).astype(np.float64)
-    coef, _ = _solve_robust(a_all, z_all, band)
+    smooth, (coef, _) = coef, _solve_robust(a_all, z_all, band)
     keep = np.abs(coef[6:]) >= MIN_SHADOW_STEP  # the others are a garment's straight edges, not changes of light
+    if not keep.any():  # no shadow after all: the smooth surface fitted above
+        return Lighting(smooth, none, np.zeros(0), softness)
     if not keep.all():  # refit without them, so they do not bend the surface
         kept = np.concatenate([np.ones(6, bool), keep])
         coef_kept, _ = _solve_robust(a_all[:, kept], z_all, band)
