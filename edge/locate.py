@@ -386,7 +386,9 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
         noise = noise * level / max(255.0 - level, 1.0)
     scene = Scene(factor, frame.shape[:2], lighting, dark_object, noise)
     threshold = max(MIN_INK, NOISE_FLOOR * noise)
-    scene.candidates = find_candidates(ink_map, threshold)
+    # the largest object, but one bold enough to be a garment before a faint one (a vignette's corner left as ink)
+    candidates = find_candidates(ink_map, threshold)
+    scene.candidates = sorted(candidates, key=lambda c: c.contrast >= FAINT_FACTOR * threshold, reverse=True)
     scene.reason = _nothing_reason(scene, threshold, (h, w))
     return scene
 

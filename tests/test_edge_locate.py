@@ -48,3 +48,14 @@ def test_a_cast_shadow_is_modelled_as_a_step_and_divided_out():
         work, _ = downscale(frame)
         level = np.abs(work / scene.lighting.over(*work.shape) - 1)
         assert np.median(level) < 0.02 and np.mean(level > 0.1) < 0.05  # both sides of the edge: the same level
+
+
+def test_a_bold_garment_is_chosen_before_a_larger_faint_blob(fmnist):
+    frame = np.full((480, 640, 3), 220, np.uint8)
+    frame[40:300, 20:300] = 206  # 6.4% darker: above the ink floor, too faint for a garment
+    garment = cv2.resize(fmnist.x_test[0], (140, 140), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    frame[200:340, 420:560] = (220 * (1 - 0.8 * garment))[:, :, None].astype(np.uint8)
+    scene = analyse(frame)
+    assert len(scene.candidates) == 2 and scene.reason is None, scene
+    x, y, w, h = scene.frame_box(scene.candidates[0])
+    assert x >= 400 and y >= 180, scene.candidates  # the garment, though the faint blob's box is larger
