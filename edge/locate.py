@@ -14,8 +14,8 @@ Steps, all at WORK_SIDE px (a 640x480 frame is box-averaged 4x: fast, and the no
    blobs of ink above the noise floor, each grown by the sizeable blobs near it (a sandal's straps and sole),
    largest first, at most MAX_CANDIDATES; each carries the angle that would stand it upright.
 
-No object above the noise floor, or one too small or too faint to be a garment, is the preprocessing's evidence of
-"nothing in view" (`Scene.reason`).
+No object above the noise floor, or one too small, too faint or too thin (a line: what is left of a shadow edge) to
+be a garment, is the preprocessing's evidence of "nothing in view" (`Scene.reason`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ MAX_CANDIDATES = 2
 MIN_SIDE_FRAC = 0.06  # an object whose longest side is below this fraction of the frame's shorter side is no garment
 FAINT_FACTOR = 1.6  # ... nor one whose contrast is below this many times the ink threshold
 SPAN_FRAC, MIN_FILL = 0.9, 0.15  # ... nor a thin line across the view: a shadow edge the lighting model missed
+MIN_COVER = 0.08  # ... nor a sparse one: ink covering less of its box than this (garments 0.13+, edge residue <0.07)
 MAX_SHADOW_LINES = 4  # straight edges tried as shadow edges
 MIN_SHADOW_STEP = 0.08  # a change of light smaller than this (log brightness, ~8%) is no shadow edge
 MAX_UPRIGHT_ANGLE = 25.0  # rotations up to this are undone (Fashion-MNIST garments are upright)
@@ -405,4 +406,6 @@ def _nothing_reason(scene: Scene, threshold: float, shape: tuple[int, int]) -> s
         return "object too faint"
     if (bw >= SPAN_FRAC * shape[1] or bh >= SPAN_FRAC * shape[0]) and best.mass < MIN_FILL * bw * bh:
         return "only a line across the view (a shadow or light edge)"
+    if best.mass < MIN_COVER * bw * bh * best.contrast:  # mass / contrast: the pixels its ink would fill
+        return "only a thin line or outline (a shadow or light edge)"
     return None

@@ -1,7 +1,7 @@
 """ "Nothing in view": the preprocessing's evidence plus a model-side score, and that score's calibration.
 
 A frame holds no garment when preprocessing finds no object fit to be one (`Preprocessed.nothing`: none found, too
-small, too faint, only a line across the view), or when the model's confidence in its best class (the top
+small, too faint, only a line or outline), or when the model's confidence in its best class (the top
 probability, "maximum softmax probability") on the best candidate is below `min_score`. The model-side threshold
 is calibrated on held-out garment frames (frames never used for the figures one reports): the `quantile` of their
 top probabilities, so about that fraction of real garments is turned away by the model-side check. It is stored

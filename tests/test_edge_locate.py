@@ -59,3 +59,10 @@ def test_a_bold_garment_is_chosen_before_a_larger_faint_blob(fmnist):
     assert len(scene.candidates) == 2 and scene.reason is None, scene
     x, y, w, h = scene.frame_box(scene.candidates[0])
     assert x >= 400 and y >= 180, scene.candidates  # the garment, though the faint blob's box is larger
+
+
+def test_a_thin_line_is_no_garment():
+    frame = np.full((480, 640, 3), 220, np.uint8)
+    cv2.line(frame, (150, 100), (420, 330), (150, 150, 150), 3)  # what a shadow edge may leave: a thin dark line
+    scene = analyse(frame)
+    assert scene.candidates and scene.reason is not None and "line" in scene.reason, scene
