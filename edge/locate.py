@@ -90,7 +90,8 @@ def downscale(gray_or_bgr: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarra
     if small.ndim == 3:
         small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY if small.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
     while small.shape[0] >= 2 * size[1] and small.shape[1] >= 2 * size[0]:
-        small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
+        even = small[: small.shape[0] // 2 * 2, : small.shape[1] // 2 * 2]  # an odd side would make the step 2.00x
+        small = cv2.resize(even, (even.shape[1] // 2, even.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
     if small.shape != (size[1], size[0]):
         small = cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)
     return small.astype(np.float32), size[0] / w
