@@ -22,7 +22,7 @@ from ..data import CLASS_NAMES, load_fashion_mnist, stratified_split
 from ..errors import FashionEdgeError
 from ..host import allowed_cpus, cpu_facts
 from . import distribute
-from .keras_io import keras_logits
+from .keras_io import keras_logits, load_keras_model
 from .model import ModelConfig, build_model
 
 
@@ -221,17 +221,10 @@ def _check_teacher(cfg: TrainConfig, teacher: Path | None, plan: distribute.Plan
         raise FashionEdgeError("distillation runs with --strategy default or mirrored, not multi-worker")
     teacher = Path(teacher)
     if not teacher.is_file() or teacher.suffix != ".keras":
-        raise FashionEdgeError(f"teacher {teacher} is not a .keras model file")
+        raise FashionEdgeError(f"teacher {teacher} is not a .keras model file")  # before the TensorFlow import
     info = teacher.parent / "training.json"
     accuracy = json.loads(info.read_text()).get("test_accuracy") if info.is_file() else None
     return {"path": str(teacher), "sha256": sha256_file(teacher), "test_accuracy": accuracy}
-
-
-def _load_teacher(path: str, keras: ModuleType):
-    model = keras.models.load_model(path, compile=False)
-    if tuple(model.input_shape[1:]) != (28, 28, 1) or tuple(model.output_shape[1:]) != (10,):
-        raise FashionEdgeError(f"teacher {path} maps {model.input_shape} to {model.output_shape}, not 28x28x1 to 10")
-    return model
 
 
 def _accuracy(model, images_uint8: np.ndarray, y: np.ndarray) -> float:
@@ -304,7 +297,7 @@ def train(
         on_epoch_begin=lambda e, logs: epoch_started.__setitem__(0, time.time()), on_epoch_end=on_epoch_end
     )
     y_val_onehot = np.eye(10, dtype="float32")[y_val]
-    teacher_model = _load_teacher(teacher_record["path"], keras) if teacher_record else None
+    teacher_model = load_keras_model(teacher_record["path"]) if teacher_record else None
     if first_epoch < cfg.epochs:
         model.fit(
             dist.shard(_dataset(x_train, y_train, cfg, steps_per_epoch, first_epoch, teacher_model)),
