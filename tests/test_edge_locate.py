@@ -66,3 +66,13 @@ def test_a_thin_line_is_no_garment():
     cv2.line(frame, (150, 100), (420, 330), (150, 150, 150), 3)  # what a shadow edge may leave: a thin dark line
     scene = analyse(frame)
     assert scene.candidates and scene.reason is not None and "line" in scene.reason, scene
+
+
+def test_a_dark_object_a_little_way_off_the_garment_is_not_part_of_its_crop(fmnist):
+    frame = np.full((480, 640, 3), 220, np.uint8)
+    garment = cv2.resize(fmnist.x_test[0], (140, 140), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    frame[200:340, 300:440] = (220 * (1 - 0.8 * garment))[:, :, None].astype(np.uint8)
+    frame[240:300, 468:500] = 30  # a phone 28 px (7 working px) to the right: within the old 0.06 gap, not 0.03
+    scene = analyse(frame)
+    x0, _, x1, _ = scene.frame_box(scene.candidates[0])
+    assert scene.reason is None and x0 >= 290 and x1 <= 450, scene.candidates  # with the phone: x1 = 508
