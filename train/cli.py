@@ -73,7 +73,7 @@ def train_command(
     data_dir: Path | None,
 ) -> None:
     """Train the Fashion-MNIST CNN and save model.keras, history.json and training.json to --out."""
-    from .fit import PROFILES, train
+    from .fit import DISTILL_WEIGHT, PROFILES, train
 
     overrides = {
         k: v
@@ -82,7 +82,7 @@ def train_command(
     }
     cfg = replace(PROFILES[profile], **overrides)
     if distill_weight is not None or (teacher and not cfg.distill_weight):
-        cfg = replace(cfg, distill_weight=0.5 if distill_weight is None else distill_weight)
+        cfg = replace(cfg, distill_weight=DISTILL_WEIGHT if distill_weight is None else distill_weight)
     options = DistributeOptions(strategy, devices, batch_scaling)
     with user_errors():
         is_chief = plan(options).is_chief

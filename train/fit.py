@@ -22,7 +22,7 @@ from ..data import CLASS_NAMES, load_fashion_mnist, stratified_split
 from ..errors import FashionEdgeError
 from ..host import allowed_cpus, cpu_facts
 from . import distribute
-from .keras_io import keras_logits, load_keras_model
+from .keras_io import keras_logits, keras_model_path, load_keras_model
 from .model import ModelConfig, build_model
 
 
@@ -43,8 +43,11 @@ class TrainConfig:
     erase_p: float = 0.5  # probability of erasing a rectangle in an image
     train_limit: int | None = None  # use only this many training images (tests, smoke runs)
     distill_weight: float = 0.0  # share of each target taken from a teacher's softmax (0: no teacher; >0 needs one)
+
     model: ModelConfig = field(default_factory=ModelConfig)
 
+
+DISTILL_WEIGHT = 0.5  # a teacher's share of each target when the profile names none (and nano's)
 
 # Architectures of the size ladder (see train/model.py). Widths are multiples of 16/32 so XNNPACK's int8 tiles fill.
 SMALL = ModelConfig(stages=((32,), (64, 64), (128,)), dropout=0.1)
@@ -68,7 +71,7 @@ PROFILES = {  # one row per profile: aligned on purpose
         ema_momentum=0.999,
         max_shift=2,
         erase_p=0.25,
-        distill_weight=0.5,
+        distill_weight=DISTILL_WEIGHT,
         model=NANO,
     ),
 }
@@ -219,9 +222,7 @@ def _check_teacher(cfg: TrainConfig, teacher: Path | None, plan: distribute.Plan
         raise FashionEdgeError("a teacher needs a distill weight above 0")
     if plan.options.strategy == "multi-worker":
         raise FashionEdgeError("distillation runs with --strategy default or mirrored, not multi-worker")
-    teacher = Path(teacher)
-    if not teacher.is_file() or teacher.suffix != ".keras":
-        raise FashionEdgeError(f"teacher {teacher} is not a .keras model file")  # before the TensorFlow import
+    teacher = keras_model_path(teacher)  # before the TensorFlow import
     info = teacher.parent / "training.json"
     accuracy = json.loads(info.read_text()).get("test_accuracy") if info.is_file() else None
     return {"path": str(teacher), "sha256": sha256_file(teacher), "test_accuracy": accuracy}

@@ -17,13 +17,21 @@ from ..errors import FashionEdgeError
 PREDICT_BATCH_SIZE = 512
 
 
-def load_keras_model(model_path: Path) -> Any:
-    """Load a `.keras` file and check it is a 28x28x1 -> 10 classifier; FashionEdgeError otherwise."""
+def keras_model_path(model_path: Path) -> Path:
+    """`model_path` if it names an existing `.keras` file (checked without importing Keras); FashionEdgeError else."""
     model_path = Path(model_path)
     if not model_path.is_file():
         raise FashionEdgeError(f"model {model_path} not found; pass the model.keras written by `fashion-edge train`")
     if model_path.suffix != ".keras":
-        raise FashionEdgeError(f"{model_path} is not a .keras file; pass the model.keras from `fashion-edge train`")
+        raise FashionEdgeError(
+            f"{model_path} is not a .keras model file; pass the model.keras from `fashion-edge train`"
+        )
+    return model_path
+
+
+def load_keras_model(model_path: Path) -> Any:
+    """Load a `.keras` file and check it is a 28x28x1 -> 10 classifier; FashionEdgeError otherwise."""
+    model_path = keras_model_path(model_path)
     import keras
 
     try:
