@@ -79,24 +79,29 @@ class Scene:
         return x0, y0, x1, y1
 
 
-def downscale(gray_or_bgr: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarray, float]:
-    """A float32 gray copy whose longest side is at most `side`, box-averaged; and its scale factor.
+def shrink(image: np.ndarray, side: int) -> np.ndarray:
+    """`image` with its longest side at most `side`, close to area averaging at a fraction of its cost: halved while
+    at least twice too big (linear interpolation at exactly half of an even-sided image: a 2x2 mean; an odd side
+    would make the step 2.00x and alias), then resized linearly."""
+    while max(image.shape[:2]) >= 2 * side and min(image.shape[:2]) >= 2:
+        even = image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]
+        image = cv2.resize(even, (even.shape[1] // 2, even.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
+    scale = side / max(image.shape[:2])
+    if scale < 1.0:
+        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+    return image
 
-    Gray first (OpenCV resizes one channel several times faster than three), then halved with linear interpolation
-    (exactly a 2x2 mean, and much faster than area interpolation) while at least twice too big, then resized
-    linearly: a 640x480 frame becomes 160x120 means of 4x4 pixels."""
-    h, w = gray_or_bgr.shape[:2]
-    factor = min(1.0, side / max(h, w))
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+
+def downscale(gray_or_bgr: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarray, float]:
+    """A float32 gray copy whose longest side is at most `side`, box-averaged (`shrink`); and its scale factor.
+    Gray first: OpenCV resizes one channel several times faster than three. A 640x480 frame becomes 160x120 means
+    of 4x4 pixels."""
     small = gray_or_bgr
     if small.ndim == 3:
         small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY if small.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
-    while small.shape[0] >= 2 * size[1] and small.shape[1] >= 2 * size[0]:
-        even = small[: small.shape[0] // 2 * 2, : small.shape[1] // 2 * 2]  # an odd side would make the step 2.00x
-        small = cv2.resize(even, (even.shape[1] // 2, even.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
-    if small.shape != (size[1], size[0]):
-        small = cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)
-    return small.astype(np.float32), size[0] / w
+    small = shrink(small, side)
+    return small.astype(np.float32), small.shape[1] / gray_or_bgr.shape[1]
 
 
 def _design(u: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from ..errors import FashionEdgeError
-from .locate import MIN_INK, NOISE_FLOOR, Candidate, Scene, analyse, ink
+from .locate import MIN_INK, NOISE_FLOOR, Candidate, Scene, analyse, ink, shrink
 
 MODEL_SIZE = 28
 PREPROCESS_MODES = ("auto", "photo", "dataset")
@@ -103,20 +103,6 @@ def fit_to_square(image: np.ndarray, size: int = MODEL_SIZE) -> np.ndarray:
     top, left = (size - new_h) // 2, (size - new_w) // 2
     canvas[top : top + new_h, left : left + new_w] = resized
     return canvas
-
-
-def shrink(image: np.ndarray, side: int) -> np.ndarray:
-    """`image` with its longest side at most `side`: halved while over twice too big (each halving a 2x2 mean, by
-    linear interpolation at exactly half), then resized linearly. Close to area averaging, at a fraction of its cost
-    (area interpolation to an odd size costs more than the rest of the crop)."""
-    while max(image.shape[:2]) > 2 * side:
-        half = (max(1, image.shape[1] // 2), max(1, image.shape[0] // 2))
-        image = cv2.resize(image, half, interpolation=cv2.INTER_LINEAR)
-    scale = side / max(image.shape[:2])
-    if scale < 1.0:
-        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
-    return image
 
 
 def _border(gray: np.ndarray, frac: float = 0.08) -> np.ndarray:
