@@ -222,7 +222,10 @@ def _check_teacher(cfg: TrainConfig, teacher: Path | None, plan: distribute.Plan
         raise FashionEdgeError("a teacher needs a distill weight above 0")
     if plan.options.strategy == "multi-worker":
         raise FashionEdgeError("distillation runs with --strategy default or mirrored, not multi-worker")
-    teacher = keras_model_path(teacher)  # before the TensorFlow import
+    try:
+        teacher = keras_model_path(teacher)  # before the TensorFlow import
+    except FashionEdgeError as e:
+        raise FashionEdgeError(f"teacher {teacher} is not a .keras model file ({e})") from None
     info = teacher.parent / "training.json"
     accuracy = json.loads(info.read_text()).get("test_accuracy") if info.is_file() else None
     return {"path": str(teacher), "sha256": sha256_file(teacher), "test_accuracy": accuracy}

@@ -23,9 +23,7 @@ def keras_model_path(model_path: Path) -> Path:
     if not model_path.is_file():
         raise FashionEdgeError(f"model {model_path} not found; pass the model.keras written by `fashion-edge train`")
     if model_path.suffix != ".keras":
-        raise FashionEdgeError(
-            f"{model_path} is not a .keras model file; pass the model.keras from `fashion-edge train`"
-        )
+        raise FashionEdgeError(f"{model_path} is not a .keras file; pass the model.keras from `fashion-edge train`")
     return model_path
 
 
