@@ -44,6 +44,7 @@ FINE = 4  # the background is interpolated from cells this wide
 SHADOW_STRIDE = 3  # the shadow steps are fitted on every SHADOW_STRIDE-th row and column
 SHADOW_EVIDENCE = 0.75  # look for shadow edges where the smooth surface misses the border by this many steps ...
 SHADOW_SIDES = 2  # ... in at least two cells on each of at least this many sides of the frame
+_RIDGE = 1e-4 * np.eye(6 + MAX_SHADOW_LINES)  # keeps the normal equations solvable when a column is all but empty
 
 
 @dataclass(frozen=True)
@@ -126,19 +127,45 @@ def _cells(image: np.ndarray, cell: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+@dataclass(frozen=True)
+class _FitGrid:
+    """Every `stride`-th pixel of an h x w image: normalised coordinates (u, v), their quadratic terms, which lie in
+    the border band (8% of the shorter side, at least one pixel), and the least-squares fit on the band as one matrix
+    (coefficients = band_fit @ z: the robust fit's first step without a solve)."""
+
+    u: np.ndarray
+    v: np.ndarray
+    design: np.ndarray
+    band: np.ndarray
+    band_fit: np.ndarray
+
+
 @functools.lru_cache(maxsize=16)
-def _fit_grid(h: int, w: int, stride: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Normalised coordinates (u, v) of every `stride`-th pixel of an h x w image, their quadratic terms, and which
-    lie in the border band (8% of the shorter side, at least one pixel)."""
+def _fit_grid(h: int, w: int, stride: int = 1) -> _FitGrid:
+    """The _FitGrid of an h x w image (cached: the same few shapes come every frame)."""
     ys, xs = np.mgrid[0:h:stride, 0:w:stride]
     u, v = _norm_coords(ys.ravel().astype(np.float64), xs.ravel().astype(np.float64), h, w)
     b = max(1, round(min(ys.shape) * 0.08))
     band = np.zeros(ys.shape, dtype=bool)
     band[:b], band[-b:], band[:, :b], band[:, -b:] = True, True, True, True
+    band = band.ravel()
     design = _design(u, v)
-    for a in (u, v, design, band):
+    on_band = design * band[:, None]
+    band_fit = np.linalg.solve(on_band.T @ on_band + _RIDGE[:6, :6], on_band.T)
+    for a in (u, v, design, band, band_fit):
         a.flags.writeable = False
-    return u, v, design, band.ravel()
+    return _FitGrid(u, v, design, band, band_fit)
+
+
+@functools.lru_cache(maxsize=32)
+def _centres(n: int) -> np.ndarray:
+    """(i + 0.5) / n for i < n: where cv2.resize puts the centres of n cells over [0, 1]."""
+    return (np.arange(n, dtype=np.float32) + 0.5) / n
+
+
+def _powers(x: np.ndarray) -> np.ndarray:
+    """(len(x), 3): 1, x, x^2."""
+    return x[:, None] ** np.arange(3, dtype=x.dtype)
 
 
 @dataclass(frozen=True)
@@ -157,8 +184,8 @@ class Lighting:
 
     def at(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """The background at normalised columns `u` and rows `v` (1-D): a (len(v), len(u)) float32 array."""
-        u, v = np.asarray(u, np.float32)[None, :], np.asarray(v, np.float32)[:, None]
-        return np.exp(self._log_quadratic(u, v) + self._log_steps(u, v))
+        u, v = np.asarray(u, np.float32), np.asarray(v, np.float32)
+        return np.exp(self._log_quadratic(u, v) + self._log_steps(u[None, :], v[:, None]))
 
     def over(self, h: int, w: int, box: tuple[float, float, float, float] = (-1.0, -1.0, 1.0, 1.0)) -> np.ndarray:
         """The background over an h x w image of the normalised region `box` (u0, v0, u1, v1; default the whole
@@ -166,19 +193,20 @@ class Lighting:
         off for a surface this smooth), the shadow steps at every pixel."""
         u0, v0, u1, v1 = box
         gh, gw = max(2, round(h / FINE)), max(2, round(w / FINE))
-        u = u0 + (np.arange(gw, dtype=np.float32) + 0.5) * ((u1 - u0) / gw)  # cell centres, as cv2.resize maps them
-        v = v0 + (np.arange(gh, dtype=np.float32) + 0.5) * ((v1 - v0) / gh)
-        grid = np.exp(self._log_quadratic(u[None, :], v[:, None]))
-        background = cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
+        u = u0 + _centres(gw) * (u1 - u0)  # cell centres, as cv2.resize maps them
+        v = v0 + _centres(gh) * (v1 - v0)
+        background = cv2.resize(np.exp(self._log_quadratic(u, v)), (w, h), interpolation=cv2.INTER_LINEAR)
         if self.steps.any():
-            u = u0 + (np.arange(w, dtype=np.float32) + 0.5) * ((u1 - u0) / w)
-            v = v0 + (np.arange(h, dtype=np.float32) + 0.5) * ((v1 - v0) / h)
+            u = u0 + _centres(w) * (u1 - u0)
+            v = v0 + _centres(h) * (v1 - v0)
             background *= np.exp(self._log_steps(u[None, :], v[:, None]))
         return background
 
     def _log_quadratic(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        c = self.coef.astype(u.dtype)
-        return (c[0] + c[1] * u + c[3] * u * u) + (c[2] + c[5] * v) * v + c[4] * u * v
+        """The quadratic at columns `u` and rows `v` (1-D, float32): [1 v v^2] C [1 u u^2]^T, two small products."""
+        c0, c1, c2, c3, c4, c5 = self.coef
+        c = np.array([[c0, c1, c3], [c2, c4, 0.0], [c5, 0.0, 0.0]], np.float32)
+        return _powers(v) @ c @ _powers(u).T
 
     def _log_steps(self, u: np.ndarray, v: np.ndarray) -> np.ndarray | float:
         total: np.ndarray | float = 0.0
@@ -230,24 +258,30 @@ def shadow_lines(work: np.ndarray) -> np.ndarray:
 
 
 def _solve_robust(
-    a_all: np.ndarray, z_all: np.ndarray, band: np.ndarray, fits: int = 4
+    a_all: np.ndarray, z_all: np.ndarray, band: np.ndarray, fits: int = 4, band_fit: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Least squares of z on a's columns: from the border band, refitted on the band's points within the noise (3
-    MAD sigmas) of the last fit, then on every such point; `fits` fits in all. The coefficients and residuals."""
-    ridge = 1e-4 * np.eye(a_all.shape[1])
+    MAD sigmas) of the last fit, then on every such point; `fits` fits in all. The coefficients and residuals.
+    `band_fit` (see _FitGrid), when given, makes the first fit one product."""
+    k = a_all.shape[1]
+    az = np.column_stack([a_all, z_all])  # one product of the chosen rows gives both sides of the normal equations
     use = band
-    coef, residual = np.zeros(a_all.shape[1]), z_all
+    coef, residual = np.zeros(k), z_all
     for fit in range(fits):
-        a = a_all[use]
-        if len(a) < 12:  # everything is "object": keep the last good fit
-            break
-        # normal equations: small and fast
-        coef = cv2.solve(a.T @ a + ridge, (a.T @ z_all[use])[:, None], flags=cv2.DECOMP_CHOLESKY)[1][:, 0]
+        if fit == 0 and band_fit is not None:
+            coef = band_fit @ z_all
+        else:
+            chosen = az[use]
+            if len(chosen) < 12:  # everything is "object": keep the last good fit
+                break
+            gram = chosen.T @ chosen
+            coef = cv2.solve(gram[:k, :k] + _RIDGE[:k, :k], gram[:k, k:], flags=cv2.DECOMP_CHOLESKY)[1][:, 0]
         residual = z_all - a_all @ coef
-        deviation = np.abs(residual)
-        use = deviation < max(4.4478 * _median(deviation[use]) + 3e-3, 0.01)  # 3 sigmas, sigma = 1.4826 MAD
-        if fit == 0:
-            use &= band
+        if fit < fits - 1:  # the points within the noise of this fit, for the next
+            deviation = np.abs(residual)
+            use = deviation < max(4.4478 * _median(deviation[use]) + 3e-3, 0.01)  # 3 sigmas, sigma = 1.4826 MAD
+            if fit == 0:
+                use &= band
     return coef, residual
 
 
@@ -265,10 +299,11 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     softness = 2.0 / max(h, w)  # about one working pixel
     none = np.zeros((0, 3))
     cells = _cells(work, COARSE)
-    _, _, design, band = _fit_grid(*cells.shape)
-    coef, residual = _solve_robust(design, np.log(np.maximum(cells.ravel(), 1.0)).astype(np.float64), band, 3)
+    grid = _fit_grid(*cells.shape)
+    z = np.log(cv2.max(cells, 1.0).ravel()).astype(np.float64)
+    coef, residual = _solve_robust(grid.design, z, grid.band, 3, grid.band_fit)
     missed = np.abs(residual.reshape(cells.shape)) > SHADOW_EVIDENCE * MIN_SHADOW_STEP
-    sides = (missed[0].sum(), missed[-1].sum(), missed[:, 0].sum(), missed[:, -1].sum())
+    sides = [*missed[[0, -1]].sum(axis=1), *missed[:, [0, -1]].sum(axis=0)]  # cells missed on each side
     if sum(count >= 2 for count in sides) < SHADOW_SIDES:
         return Lighting(coef, none, np.zeros(0), softness)
     lines = shadow_lines(work)
@@ -276,8 +311,9 @@ def fit_lighting(work: np.ndarray) -> Lighting:
         return Lighting(coef, none, np.zeros(0), softness)
     # the steps on every SHADOW_STRIDE-th pixel (not cell means: a step is as sharp as a pixel, and a step size a
     # few percent off leaves the whole shadow as ink)
-    u, v, design, band = _fit_grid(h, w, SHADOW_STRIDE)
-    a_all = np.concatenate([design] + [_step(a * u + b * v - c, softness)[:, None] for a, b, c in lines], axis=1)
+    grid = _fit_grid(h, w, SHADOW_STRIDE)
+    u, v, band = grid.u, grid.v, grid.band
+    a_all = np.concatenate([grid.design] + [_step(a * u + b * v - c, softness)[:, None] for a, b, c in lines], axis=1)
     z_all = np.log(np.maximum(work[::SHADOW_STRIDE, ::SHADOW_STRIDE].ravel(), 1.0)).astype(np.float64)
     smooth, (coef, _) = coef, _solve_robust(a_all, z_all, band)
     keep = np.abs(coef[6:]) >= MIN_SHADOW_STEP  # the others are a garment's straight edges, not changes of light
@@ -294,9 +330,8 @@ def fit_lighting(work: np.ndarray) -> Lighting:
 def noise_level(ratio: np.ndarray) -> float:
     """The background's noise (sigma, relative to it) from `ratio` = pixel / background - 1: the MAD of every third
     row and column in the border band, then of every such pixel within 3 sigma of the background."""
-    _, _, _, band = _fit_grid(*ratio.shape, 3)
     r = np.abs(ratio[::3, ::3]).ravel()
-    sigma = 1.4826 * _median(r[band])
+    sigma = 1.4826 * _median(r[_fit_grid(*ratio.shape, 3).band])
     return 1.4826 * _median(r[r < max(3.0 * sigma, 0.01)]) + 1e-3
 
 
