@@ -67,6 +67,7 @@ class Scene:
     lighting: Lighting
     dark_object: bool
     noise: float  # background noise, relative to the background
+    background: np.ndarray  # the lighting model over the working copy (at least 1.0)
     candidates: list[Candidate] = field(default_factory=list)
     reason: str | None = None
 
@@ -78,6 +79,18 @@ class Scene:
         x1 = min(fw, int(np.ceil((x + w + margin) / self.factor)))
         y1 = min(fh, int(np.ceil((y + h + margin) / self.factor)))
         return x0, y0, x1, y1
+
+    def background_over(self, box: tuple[int, int, int, int], h: int, w: int) -> np.ndarray:
+        """The background under the frame box (x0, y0, x1, y1) at h x w pixels. A smooth surface: the working
+        copy's, interpolated (to the nearest working pixel: a few tenths of a percent at most). With shadow steps,
+        as sharp as a pixel: the lighting model at these pixels."""
+        x0, y0, x1, y1 = box
+        fh, fw = self.shape
+        if self.lighting.steps.any():
+            return self.lighting.over(h, w, (x0 / fw * 2 - 1, y0 / fh * 2 - 1, x1 / fw * 2 - 1, y1 / fh * 2 - 1))
+        wx0, wy0 = int(x0 * self.factor + 0.5), int(y0 * self.factor + 0.5)
+        wx1, wy1 = max(wx0 + 1, int(x1 * self.factor + 0.5)), max(wy0 + 1, int(y1 * self.factor + 0.5))
+        return cv2.resize(self.background[wy0:wy1, wx0:wx1], (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def shrink(image: np.ndarray, side: int) -> np.ndarray:
@@ -157,10 +170,11 @@ def _fit_grid(h: int, w: int, stride: int = 1) -> _FitGrid:
     return _FitGrid(u, v, design, band, band_fit)
 
 
-@functools.lru_cache(maxsize=32)
-def _centres(n: int) -> np.ndarray:
-    """(i + 0.5) / n for i < n: where cv2.resize puts the centres of n cells over [0, 1]."""
-    return (np.arange(n, dtype=np.float32) + 0.5) / n
+@functools.lru_cache(maxsize=64)
+def _cell_powers(n: int, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
+    """(n, 3) float32: 1, x, x^2 at the centres of n equal cells over [lo, hi] (where cv2.resize puts them). Cached:
+    the working copy asks for the same few every frame."""
+    return _powers(lo + (np.arange(n, dtype=np.float32) + 0.5) * np.float32((hi - lo) / n))
 
 
 def _powers(x: np.ndarray) -> np.ndarray:
@@ -185,7 +199,7 @@ class Lighting:
     def at(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """The background at normalised columns `u` and rows `v` (1-D): a (len(v), len(u)) float32 array."""
         u, v = np.asarray(u, np.float32), np.asarray(v, np.float32)
-        return np.exp(self._log_quadratic(u, v) + self._log_steps(u[None, :], v[:, None]))
+        return np.exp(self._log_quadratic(_powers(u), _powers(v)) + self._log_steps(u[None, :], v[:, None]))
 
     def over(self, h: int, w: int, box: tuple[float, float, float, float] = (-1.0, -1.0, 1.0, 1.0)) -> np.ndarray:
         """The background over an h x w image of the normalised region `box` (u0, v0, u1, v1; default the whole
@@ -193,20 +207,18 @@ class Lighting:
         off for a surface this smooth), the shadow steps at every pixel."""
         u0, v0, u1, v1 = box
         gh, gw = max(2, round(h / FINE)), max(2, round(w / FINE))
-        u = u0 + _centres(gw) * (u1 - u0)  # cell centres, as cv2.resize maps them
-        v = v0 + _centres(gh) * (v1 - v0)
-        background = cv2.resize(np.exp(self._log_quadratic(u, v)), (w, h), interpolation=cv2.INTER_LINEAR)
+        grid = self._log_quadratic(_cell_powers(gw, u0, u1), _cell_powers(gh, v0, v1))
+        background = cv2.resize(np.exp(grid), (w, h), interpolation=cv2.INTER_LINEAR)
         if self.steps.any():
-            u = u0 + _centres(w) * (u1 - u0)
-            v = v0 + _centres(h) * (v1 - v0)
+            u, v = _cell_powers(w, u0, u1)[:, 1], _cell_powers(h, v0, v1)[:, 1]
             background *= np.exp(self._log_steps(u[None, :], v[:, None]))
         return background
 
-    def _log_quadratic(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """The quadratic at columns `u` and rows `v` (1-D, float32): [1 v v^2] C [1 u u^2]^T, two small products."""
+    def _log_quadratic(self, u_powers: np.ndarray, v_powers: np.ndarray) -> np.ndarray:
+        """The quadratic at columns and rows given as `_powers` (float32): [1 v v^2] C [1 u u^2]^T, two products."""
         c0, c1, c2, c3, c4, c5 = self.coef
         c = np.array([[c0, c1, c3], [c2, c4, 0.0], [c5, 0.0, 0.0]], np.float32)
-        return _powers(v) @ c @ _powers(u).T
+        return v_powers @ c @ u_powers.T
 
     def _log_steps(self, u: np.ndarray, v: np.ndarray) -> np.ndarray | float:
         total: np.ndarray | float = 0.0
@@ -428,7 +440,7 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     if not dark_object:  # ink of a light object is relative to the headroom above the background
         level = _median(background[::4, ::4].ravel())
         noise = noise * level / max(255.0 - level, 1.0)
-    scene = Scene(factor, frame.shape[:2], lighting, dark_object, noise)
+    scene = Scene(factor, frame.shape[:2], lighting, dark_object, noise, background)
     threshold = max(MIN_INK, NOISE_FLOOR * noise)
     # the largest object, but one bold enough to be a garment before a faint one (a vignette's corner left as ink)
     candidates = find_candidates(ink_map, threshold)

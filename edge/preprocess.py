@@ -145,10 +145,7 @@ def _crop_input(gray: np.ndarray, scene: Scene, candidate: Candidate) -> tuple[n
     x0, y0, x1, y1 = scene.frame_box(candidate, margin=2 if candidate.angle else 1)
     region = shrink(gray[y0:y1, x0:x1], CROP_SIDE)
     ch, cw = region.shape
-    fh, fw = scene.shape
-    # the lighting model over the crop's pixels, in the frame's normalised coordinates
-    background = scene.lighting.over(ch, cw, (x0 / fw * 2 - 1, y0 / fh * 2 - 1, x1 / fw * 2 - 1, y1 / fh * 2 - 1))
-    object_ink = ink(region, background, scene.dark_object)
+    object_ink = ink(region, scene.background_over((x0, y0, x1, y1), ch, cw), scene.dark_object)
     if candidate.angle:
         rot = cv2.getRotationMatrix2D((cw / 2, ch / 2), candidate.angle, 1.0)
         object_ink = cv2.warpAffine(object_ink, rot, (cw, ch), flags=cv2.INTER_LINEAR, borderValue=0.0)
