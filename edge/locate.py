@@ -21,7 +21,9 @@ be a garment, is the preprocessing's evidence of "nothing in view" (`Scene.reaso
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -40,10 +42,10 @@ MAX_SHADOW_LINES = 4  # straight edges tried as shadow edges
 MIN_SHADOW_STEP = 0.08  # a change of light smaller than this (log brightness, ~8%) is no shadow edge
 MAX_UPRIGHT_ANGLE = 25.0  # rotations up to this are undone (Fashion-MNIST garments are upright)
 COARSE = 8  # the smooth surface is fitted on means of COARSE x COARSE working pixels (a quadratic needs few)
-FINE = 4  # the background is interpolated from cells this wide
 SHADOW_STRIDE = 3  # the shadow steps are fitted on every SHADOW_STRIDE-th row and column
 SHADOW_EVIDENCE = 0.75  # look for shadow edges where the smooth surface misses the border by this many steps ...
 SHADOW_SIDES = 2  # ... in at least two cells on each of at least this many sides of the frame
+_Coords = TypeVar("_Coords", np.ndarray, float)  # pixel or normalised coordinates: arrays or single values
 _RIDGE = 1e-4 * np.eye(6 + MAX_SHADOW_LINES)  # keeps the normal equations solvable when a column is all but empty
 
 
@@ -83,11 +85,12 @@ class Scene:
     def background_over(self, box: tuple[int, int, int, int], h: int, w: int) -> np.ndarray:
         """The background under the frame box (x0, y0, x1, y1) at h x w pixels. A smooth surface: the working
         copy's, interpolated (to the nearest working pixel: a few tenths of a percent at most). With shadow steps,
-        as sharp as a pixel: the lighting model at these pixels."""
+        as sharp as a pixel: the lighting model at these pixels. At least 1, like `background`."""
         x0, y0, x1, y1 = box
         fh, fw = self.shape
         if self.lighting.steps.any():
-            return self.lighting.over(h, w, (x0 / fw * 2 - 1, y0 / fh * 2 - 1, x1 / fw * 2 - 1, y1 / fh * 2 - 1))
+            box_uv = (x0 / fw * 2 - 1, y0 / fh * 2 - 1, x1 / fw * 2 - 1, y1 / fh * 2 - 1)
+            return cv2.max(self.lighting.over(h, w, box_uv), 1.0)
         wx0, wy0 = int(x0 * self.factor + 0.5), int(y0 * self.factor + 0.5)
         wx1, wy1 = max(wx0 + 1, int(x1 * self.factor + 0.5)), max(wy0 + 1, int(y1 * self.factor + 0.5))
         return cv2.resize(self.background[wy0:wy1, wx0:wx1], (w, h), interpolation=cv2.INTER_LINEAR)
@@ -123,7 +126,7 @@ def _design(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=-1)
 
 
-def _norm_coords(ys: np.ndarray, xs: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+def _norm_coords(ys: _Coords, xs: _Coords, h: int, w: int) -> tuple[_Coords, _Coords]:
     return (xs + 0.5) / w * 2 - 1, (ys + 0.5) / h * 2 - 1
 
 
@@ -143,14 +146,16 @@ def _cells(image: np.ndarray, cell: int) -> np.ndarray:
 @dataclass(frozen=True)
 class _FitGrid:
     """Every `stride`-th pixel of an h x w image: normalised coordinates (u, v), their quadratic terms, which lie in
-    the border band (8% of the shorter side, at least one pixel), and the least-squares fit on the band as one matrix
-    (coefficients = band_fit @ z: the robust fit's first step without a solve)."""
+    the border band (8% of the shorter side, at least one pixel), the least-squares fit on the band as one matrix
+    (coefficients = band_fit @ z: the robust fit's first step without a solve), and which lie on each side (4 rows:
+    top, bottom, left, right; `sides @ flags` counts the flagged points on each)."""
 
     u: np.ndarray
     v: np.ndarray
     design: np.ndarray
     band: np.ndarray
     band_fit: np.ndarray
+    sides: np.ndarray
 
 
 @functools.lru_cache(maxsize=16)
@@ -165,9 +170,12 @@ def _fit_grid(h: int, w: int, stride: int = 1) -> _FitGrid:
     design = _design(u, v)
     on_band = design * band[:, None]
     band_fit = np.linalg.solve(on_band.T @ on_band + _RIDGE[:6, :6], on_band.T)
-    for a in (u, v, design, band, band_fit):
+    rows, cols = ys.ravel() // stride, xs.ravel() // stride
+    last_row, last_col = rows.max(), cols.max()
+    sides = np.stack([rows == 0, rows == last_row, cols == 0, cols == last_col]).astype(np.float64)
+    for a in (u, v, design, band, band_fit, sides):
         a.flags.writeable = False
-    return _FitGrid(u, v, design, band, band_fit)
+    return _FitGrid(u, v, design, band, band_fit, sides)
 
 
 @functools.lru_cache(maxsize=64)
@@ -202,17 +210,13 @@ class Lighting:
         return np.exp(self._log_quadratic(_powers(u), _powers(v)) + self._log_steps(u[None, :], v[:, None]))
 
     def over(self, h: int, w: int, box: tuple[float, float, float, float] = (-1.0, -1.0, 1.0, 1.0)) -> np.ndarray:
-        """The background over an h x w image of the normalised region `box` (u0, v0, u1, v1; default the whole
-        frame). The quadratic is computed on cells FINE pixels wide and interpolated (linear: far under a grey level
-        off for a surface this smooth), the shadow steps at every pixel."""
-        u0, v0, u1, v1 = box
-        gh, gw = max(2, round(h / FINE)), max(2, round(w / FINE))
-        grid = self._log_quadratic(_cell_powers(gw, u0, u1), _cell_powers(gh, v0, v1))
-        background = cv2.resize(np.exp(grid), (w, h), interpolation=cv2.INTER_LINEAR)
+        """The background (float32) over an h x w image of the normalised region `box` (u0, v0, u1, v1; default the
+        whole frame), at every pixel: the quadratic is two small products, so this costs one exp of the image."""
+        u_powers, v_powers = _cell_powers(w, box[0], box[2]), _cell_powers(h, box[1], box[3])
+        log_background = self._log_quadratic(u_powers, v_powers)
         if self.steps.any():
-            u, v = _cell_powers(w, u0, u1)[:, 1], _cell_powers(h, v0, v1)[:, 1]
-            background *= np.exp(self._log_steps(u[None, :], v[:, None]))
-        return background
+            log_background += self._log_steps(u_powers[None, :, 1], v_powers[:, 1, None])
+        return cv2.exp(log_background)
 
     def _log_quadratic(self, u_powers: np.ndarray, v_powers: np.ndarray) -> np.ndarray:
         """The quadratic at columns and rows given as `_powers` (float32): [1 v v^2] C [1 u u^2]^T, two products."""
@@ -222,15 +226,16 @@ class Lighting:
 
     def _log_steps(self, u: np.ndarray, v: np.ndarray) -> np.ndarray | float:
         total: np.ndarray | float = 0.0
-        for (a, b, off), step in zip(self.lines, self.steps, strict=True):
-            if step:
+        for (a, b, off), step in zip(self.lines.tolist(), self.steps.tolist(), strict=True):
+            if step:  # (Python floats: the arithmetic stays in u's and v's float32)
                 total = total + step * _step(a * u + b * v - off, self.softness)
         return total
 
 
 def _step(distance: np.ndarray, softness: float) -> np.ndarray:
-    """0 on one side of a line, 1 on the other, a logistic ramp `softness` wide between."""
-    return 1.0 / (1.0 + np.exp(np.clip(-distance / softness, -30.0, 30.0)))
+    """0 on one side of a line, 1 on the other, a logistic ramp `softness` wide between (as 0.5 + 0.5 tanh(d / 2s),
+    which needs no guard against overflow)."""
+    return 0.5 + 0.5 * np.tanh(distance * (0.5 / softness))
 
 
 def shadow_lines(work: np.ndarray) -> np.ndarray:
@@ -238,26 +243,26 @@ def shadow_lines(work: np.ndarray) -> np.ndarray:
     h, w = work.shape
     edges = cv2.Canny(np.clip(work, 0, 255).astype(np.uint8), 20, 50)
     found = cv2.HoughLines(edges, 1, np.pi / 90, threshold=int(0.3 * min(h, w)))  # 2 degrees: refined below
-    lines: list[tuple[float, float, float]] = []
     if found is None:
         return np.zeros((0, 3))
-    ey, ex = np.nonzero(edges)
-    tried: list[tuple[float, float]] = []
-    for rho, theta in found.reshape(-1, 2)[: 4 * MAX_SHADOW_LINES]:  # strongest first
-        if any(abs(rho - r) < 3.0 and abs(theta - t) < np.radians(5.0) for r, t in tried):
-            continue  # the same edge again, a Hough cell or two away: not worth refining
-        tried.append((rho, theta))
-        # two points on the line, refined on the edge pixels near it (the Hough grid is 1 px and 2 degrees)
-        x1, y1 = rho * np.cos(theta), rho * np.sin(theta)
-        x2, y2 = x1 - np.sin(theta), y1 + np.cos(theta)
-        near = np.abs((ex - x1) * np.cos(theta) + (ey - y1) * np.sin(theta)) < 2.0
-        if near.sum() >= 2:
-            points = np.stack([ex[near], ey[near]], 1).astype(np.float32)
-            vx, vy, px, py = cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01).ravel()
-            x1, y1, x2, y2 = float(px), float(py), float(px + vx), float(py + vy)
-        (u1, u2), (v1, v2) = _norm_coords(np.array([y1, y2], float), np.array([x1, x2], float), h, w)
+    tried: list[tuple[float, float]] = []  # strongest first; the same edge a Hough cell or two away is not worth it
+    for rho, theta in found.reshape(-1, 2)[: 4 * MAX_SHADOW_LINES].tolist():
+        if not any(abs(rho - r) < 3.0 and abs(theta - t) < math.radians(5.0) for r, t in tried):
+            tried.append((rho, theta))
+    # the Hough grid is 1 px and 2 degrees: each line is refined on the edge pixels near it, found for all at once
+    points = cv2.findNonZero(edges).reshape(-1, 2).astype(np.float32)  # (x, y)
+    normals = np.array([(math.cos(theta), math.sin(theta), -rho) for rho, theta in tried], np.float32)
+    near_lines = np.abs(normals[:, :2] @ points.T + normals[:, 2:]) < 2.0
+    lines: list[tuple[float, float, float]] = []
+    for (rho, theta), near in zip(tried, near_lines, strict=True):
+        x1, y1 = rho * math.cos(theta), rho * math.sin(theta)  # two points on the line
+        x2, y2 = x1 - math.sin(theta), y1 + math.cos(theta)
+        if np.count_nonzero(near) >= 2:
+            vx, vy, px, py = cv2.fitLine(points[near], cv2.DIST_L2, 0, 0.01, 0.01).ravel().tolist()
+            x1, y1, x2, y2 = px, py, px + vx, py + vy
+        (u1, v1), (u2, v2) = _norm_coords(y1, x1, h, w), _norm_coords(y2, x2, h, w)
         a, b = -(v2 - v1), u2 - u1
-        norm = float(np.hypot(a, b))
+        norm = math.hypot(a, b)
         if not norm > 1e-9:
             continue
         a, b = a / norm, b / norm
@@ -312,11 +317,10 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     none = np.zeros((0, 3))
     cells = _cells(work, COARSE)
     grid = _fit_grid(*cells.shape)
-    z = np.log(cv2.max(cells, 1.0).ravel()).astype(np.float64)
+    z = cv2.log(cv2.max(cells, 1.0)).ravel()
     coef, residual = _solve_robust(grid.design, z, grid.band, 3, grid.band_fit)
-    missed = np.abs(residual.reshape(cells.shape)) > SHADOW_EVIDENCE * MIN_SHADOW_STEP
-    sides = [*missed[[0, -1]].sum(axis=1), *missed[:, [0, -1]].sum(axis=0)]  # cells missed on each side
-    if sum(count >= 2 for count in sides) < SHADOW_SIDES:
+    missed = grid.sides @ (np.abs(residual) > SHADOW_EVIDENCE * MIN_SHADOW_STEP)  # cells missed on each side
+    if np.count_nonzero(missed >= 2) < SHADOW_SIDES:
         return Lighting(coef, none, np.zeros(0), softness)
     lines = shadow_lines(work)
     if not len(lines):
@@ -339,20 +343,25 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     return Lighting(coef[:6], lines, coef[6:], softness)
 
 
-def noise_level(ratio: np.ndarray) -> float:
-    """The background's noise (sigma, relative to it) from `ratio` = pixel / background - 1: the MAD of every third
-    row and column in the border band, then of every such pixel within 3 sigma of the background."""
-    r = np.abs(ratio[::3, ::3]).ravel()
-    sigma = 1.4826 * _median(r[_fit_grid(*ratio.shape, 3).band])
+def noise_level(darker: np.ndarray) -> float:
+    """The background's noise (sigma, relative to it) from `darkness`: the MAD of every third row and column in the
+    border band, then of every such pixel within 3 sigma of the background."""
+    r = np.abs(darker[::3, ::3]).ravel()
+    sigma = 1.4826 * _median(r[_fit_grid(*darker.shape, 3).band])
     return 1.4826 * _median(r[r < max(3.0 * sigma, 0.01)]) + 1e-3
 
 
+def darkness(gray: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """1 - pixel / background (float32; `background` float32, at least 1): at most 1, 0 on the background."""
+    return 1.0 - cv2.divide(gray, background, dtype=cv2.CV_32F)
+
+
 def ink(gray: np.ndarray, background: np.ndarray, dark_object: bool) -> np.ndarray:
-    """0..1: how far each pixel is from the background, towards black (dark object) or white (light object)."""
-    g = gray.astype(np.float32)
+    """0..1: how far each pixel is from the background, towards black (dark object) or white (light object);
+    `background` float32, at least 1."""
     if dark_object:
-        return np.clip(1.0 - g / np.maximum(background, 1.0), 0.0, 1.0)
-    return np.clip((g - background) / np.maximum(255.0 - background, 1.0), 0.0, 1.0)
+        return cv2.max(darkness(gray, background), 0.0)
+    return np.clip((gray.astype(np.float32) - background) / np.maximum(255.0 - background, 1.0), 0.0, 1.0)
 
 
 _KERNEL3 = np.ones((3, 3), np.uint8)
@@ -377,11 +386,10 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
     count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
     if count <= 1:
         return []
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    sizeable = np.flatnonzero(areas >= max(4, 0.02 * areas.max()))  # specks never seed nor join an object
     # (area, label, x0, y0, x1, y1) of the sizeable blobs, largest first: few, so plain Python is quickest
-    rows = zip(sizeable.tolist(), stats[1:][sizeable].tolist(), strict=True)
-    free = sorted(((a, i + 1, x, y, x + w, y + h) for i, (x, y, w, h, a) in rows), reverse=True)
+    blobs = [(a, i, x, y, x + w, y + h) for i, (x, y, w, h, a) in enumerate(stats.tolist()) if i]
+    least = max(4, 0.02 * max(blob[0] for blob in blobs))  # specks never seed nor join an object
+    free = sorted((blob for blob in blobs if blob[0] >= least), reverse=True)
     gap = GROW_GAP * max(mask.shape)
     candidates: list[Candidate] = []
     first_area = free[0][0] if free else 0
@@ -407,9 +415,12 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
 def _candidate(ink_map: np.ndarray, labels: np.ndarray, box: list[int], members: list[int], count: int) -> Candidate:
     """The Candidate made of blobs `members` (labels) within `box` (x0, y0, x1, y1)."""
     x0, y0, x1, y1 = box
-    is_member = np.zeros(count, bool)
-    is_member[members] = True
-    region = is_member[labels[y0:y1, x0:x1]]
+    if len(members) == 1:
+        region = labels[y0:y1, x0:x1] == members[0]
+    else:
+        is_member = np.zeros(count, bool)
+        is_member[members] = True
+        region = is_member[labels[y0:y1, x0:x1]]
     inked = ink_map[y0:y1, x0:x1][region]
     mass = float(inked.sum())
     points = cv2.findNonZero(region[::2, ::2].view(np.uint8))  # every other pixel: enough for the angle
@@ -426,16 +437,13 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     h, w = work.shape
     lighting = fit_lighting(work)
     background = cv2.max(lighting.over(h, w), 1.0)
-    ratio = cv2.divide(work, background) - 1.0
-    noise = noise_level(ratio)
-    far, sample = max(4.0 * noise, 0.03), ratio[::2, ::2]  # every other row and column: a sum is all it takes
-    dark_object = float(-sample[sample < -far].sum()) >= float(sample[sample > far].sum())
-    if invert != "auto":
-        dark_object = invert == "on"
-    ink_map = np.clip(-ratio, 0.0, 1.0) if dark_object else ink(work, background, dark_object)
-    for (a, b, c), step in zip(lighting.lines, lighting.steps, strict=True):
+    darker = darkness(work, background)  # 0 on the background
+    noise = noise_level(darker)
+    dark_object = invert == "on" if invert != "auto" else _darker(darker, max(4.0 * noise, 0.03))
+    ink_map = cv2.max(darker, 0.0) if dark_object else ink(work, background, dark_object)
+    u, v = _cell_powers(w)[:, 1], _cell_powers(h)[:, 1]  # the normalised coordinates of columns and rows
+    for (a, b, c), step in zip(lighting.lines.tolist(), lighting.steps.tolist(), strict=True):
         if step:  # the modelled edge is only as sharp and exact as a working pixel: ignore what is left along it
-            u, v = _norm_coords(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), h, w)
             ink_map[np.abs(a * u[None, :] + b * v[:, None] - c) < 3.0 / min(h, w)] = 0.0
     if not dark_object:  # ink of a light object is relative to the headroom above the background
         level = _median(background[::4, ::4].ravel())
@@ -447,6 +455,14 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     scene.candidates = sorted(candidates, key=lambda c: c.contrast >= FAINT_FACTOR * threshold, reverse=True)
     scene.reason = _nothing_reason(scene, threshold, (h, w))
     return scene
+
+
+def _darker(darkness: np.ndarray, far: float) -> bool:
+    """Whether the pixels more than `far` darker than the background (darkness = 1 - pixel / background) depart
+    from it more, in sum, than those more than `far` lighter: the object's polarity."""
+    below = cv2.sumElems(cv2.threshold(darkness, far, 0.0, cv2.THRESH_TOZERO)[1])[0]  # (darkness where > far)
+    above = -cv2.sumElems(cv2.threshold(darkness, -far, 0.0, cv2.THRESH_TOZERO_INV)[1])[0]  # (where <= -far)
+    return below >= above
 
 
 def _nothing_reason(scene: Scene, threshold: float, shape: tuple[int, int]) -> str | None:
