@@ -110,15 +110,18 @@ def shrink(image: np.ndarray, side: int) -> np.ndarray:
     return image
 
 
+_GAUSS3 = np.array([0.25, 0.5, 0.25], np.float32)  # cv2.GaussianBlur's 3-tap kernel
+
+
 def downscale(gray_or_bgr: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarray, float]:
-    """A float32 gray copy whose longest side is at most `side`, box-averaged (`shrink`); and its scale factor.
-    Gray first: OpenCV resizes one channel several times faster than three. A 640x480 frame becomes 160x120 means
-    of 4x4 pixels."""
+    """The working copy: float32 gray, its longest side at most `side`, box-averaged (`shrink`) and smoothed by a
+    3x3 Gaussian (the noise the means leave); and its scale factor. Gray first: OpenCV resizes one channel several
+    times faster than three. A 640x480 frame becomes 160x120 means of 4x4 pixels."""
     small = gray_or_bgr
     if small.ndim == 3:
         small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY if small.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
     small = shrink(small, side)
-    return small.astype(np.float32), small.shape[1] / gray_or_bgr.shape[1]
+    return cv2.sepFilter2D(small, cv2.CV_32F, _GAUSS3, _GAUSS3), small.shape[1] / gray_or_bgr.shape[1]
 
 
 def _design(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -131,9 +134,13 @@ def _norm_coords(ys: _Coords, xs: _Coords, h: int, w: int) -> tuple[_Coords, _Co
 
 
 def _median(values: np.ndarray) -> float:
-    """The (upper) median: one partition, without np.median's overhead (it matters at this size)."""
+    """The (upper) median: one partition in place (`values` is reordered: pass a temporary), without np.median's
+    overhead (it matters at this size)."""
+    if not values.size:
+        return 0.0
     k = values.size // 2
-    return float(np.partition(values, k)[k]) if values.size else 0.0
+    values.partition(k)
+    return float(values[k])
 
 
 def _cells(image: np.ndarray, cell: int) -> np.ndarray:
@@ -281,7 +288,7 @@ def _solve_robust(
     MAD sigmas) of the last fit, then on every such point; `fits` fits in all. The coefficients and residuals.
     `band_fit` (see _FitGrid), when given, makes the first fit one product."""
     k = a_all.shape[1]
-    az = np.column_stack([a_all, z_all])  # one product of the chosen rows gives both sides of the normal equations
+    az = np.concatenate([a_all, z_all[:, None]], axis=1)  # the chosen rows' one product: both sides of the normal eqs
     use = band
     coef, residual = np.zeros(k), z_all
     for fit in range(fits):
@@ -291,7 +298,7 @@ def _solve_robust(
             chosen = az[use]
             if len(chosen) < 12:  # everything is "object": keep the last good fit
                 break
-            gram = chosen.T @ chosen
+            gram = (chosen.T @ chosen).astype(np.float64, copy=False)  # (the solve in 64 bits)
             coef = cv2.solve(gram[:k, :k] + _RIDGE[:k, :k], gram[:k, k:], flags=cv2.DECOMP_CHOLESKY)[1][:, 0]
         residual = z_all - a_all @ coef
         if fit < fits - 1:  # the points within the noise of this fit, for the next
@@ -329,8 +336,10 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     # few percent off leaves the whole shadow as ink)
     grid = _fit_grid(h, w, SHADOW_STRIDE)
     u, v, band = grid.u, grid.v, grid.band
-    a_all = np.concatenate([grid.design] + [_step(a * u + b * v - c, softness)[:, None] for a, b, c in lines], axis=1)
-    z_all = np.log(np.maximum(work[::SHADOW_STRIDE, ::SHADOW_STRIDE].ravel(), 1.0)).astype(np.float64)
+    # (in float32: these thousands of rows cost most of a shadow frame; the solve stays in 64 bits)
+    steps = [_step(a * u + b * v - c, softness)[:, None] for a, b, c in lines.tolist()]
+    a_all = np.concatenate([grid.design, *steps], axis=1, dtype=np.float32)
+    z_all = cv2.log(cv2.max(work[::SHADOW_STRIDE, ::SHADOW_STRIDE], 1.0)).ravel()
     smooth, (coef, _) = coef, _solve_robust(a_all, z_all, band)
     keep = np.abs(coef[6:]) >= MIN_SHADOW_STEP  # the others are a garment's straight edges, not changes of light
     if not keep.any():  # no shadow after all: the smooth surface fitted above
@@ -407,13 +416,16 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
                 free.remove(b)
                 box = [min(box[0], b[2]), min(box[1], b[3]), max(box[2], b[4]), max(box[3], b[5])]
             members += near
-        candidates.append(_candidate(ink_map, labels, box, [b[1] for b in members], count))
+        area = sum(b[0] for b in members)
+        candidates.append(_candidate(ink_map, labels, box, [b[1] for b in members], count, area))
     # the garment is the object with the largest extent: a phone or a mug beside it is smaller, if darker
     return sorted(candidates, key=lambda c: c.box[2] * c.box[3], reverse=True)
 
 
-def _candidate(ink_map: np.ndarray, labels: np.ndarray, box: list[int], members: list[int], count: int) -> Candidate:
-    """The Candidate made of blobs `members` (labels) within `box` (x0, y0, x1, y1)."""
+def _candidate(
+    ink_map: np.ndarray, labels: np.ndarray, box: list[int], members: list[int], count: int, area: int
+) -> Candidate:
+    """The Candidate made of blobs `members` (labels, `area` pixels in all) within `box` (x0, y0, x1, y1)."""
     x0, y0, x1, y1 = box
     if len(members) == 1:
         region = labels[y0:y1, x0:x1] == members[0]
@@ -421,19 +433,19 @@ def _candidate(ink_map: np.ndarray, labels: np.ndarray, box: list[int], members:
         is_member = np.zeros(count, bool)
         is_member[members] = True
         region = is_member[labels[y0:y1, x0:x1]]
-    inked = ink_map[y0:y1, x0:x1][region]
-    mass = float(inked.sum())
-    points = cv2.findNonZero(region[::2, ::2].view(np.uint8))  # every other pixel: enough for the angle
+    mask = region.view(np.uint8)
+    mean, sd = (float(m[0, 0]) for m in cv2.meanStdDev(ink_map[y0:y1, x0:x1], mask=mask))
+    points = cv2.findNonZero(mask[::2, ::2])  # every other pixel: enough for the angle
     angle = _upright_angle(points) if points is not None else 0.0
-    return Candidate((x0, y0, x1 - x0, y1 - y0), mass, float(np.dot(inked, inked)) / max(mass, 1e-6), angle)
+    # mass = sum of ink = mean * area; contrast = sum of ink^2 / mass = (sd^2 + mean^2) / mean
+    return Candidate((x0, y0, x1 - x0, y1 - y0), mean * area, (sd * sd + mean * mean) / max(mean, 1e-9), angle)
 
 
 def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     """A gray or BGR uint8 frame -> its Scene: background, illumination, polarity, candidates (see module doc).
 
     `invert` on: the object is darker than its background; off: lighter; auto: whichever departs more."""
-    small, factor = downscale(frame, WORK_SIDE)
-    work = cv2.GaussianBlur(small, (3, 3), 0)
+    work, factor = downscale(frame, WORK_SIDE)
     h, w = work.shape
     lighting = fit_lighting(work)
     background = cv2.max(lighting.over(h, w), 1.0)

@@ -99,10 +99,9 @@ def fit_to_square(image: np.ndarray, size: int = MODEL_SIZE) -> np.ndarray:
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
-    canvas = np.zeros((size, size), dtype=image.dtype)
     top, left = (size - new_h) // 2, (size - new_w) // 2
-    canvas[top : top + new_h, left : left + new_w] = resized
-    return canvas
+    bottom, right = size - new_h - top, size - new_w - left
+    return cv2.copyMakeBorder(resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
 
 
 def _border(gray: np.ndarray, frac: float = 0.08) -> np.ndarray:
