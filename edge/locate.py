@@ -41,6 +41,7 @@ MIN_COVER = 0.08  # ... nor a sparse one: ink covering less of its box than this
 MAX_SHADOW_LINES = 4  # straight edges tried as shadow edges
 MIN_SHADOW_STEP = 0.08  # a change of light smaller than this (log brightness, ~8%) is no shadow edge
 MAX_UPRIGHT_ANGLE = 25.0  # rotations up to this are undone (Fashion-MNIST garments are upright)
+UPRIGHT_GAIN = 0.98  # ... when the uprighted box is at most this fraction of the unrotated one
 COARSE = 8  # the smooth surface is fitted on means of COARSE x COARSE working pixels (a quadratic needs few)
 SHADOW_STRIDE = 3  # the shadow steps are fitted on every SHADOW_STRIDE-th row and column
 SHADOW_EVIDENCE = 0.75  # look for shadow edges where the smooth surface misses the border by this many steps ...
@@ -376,16 +377,32 @@ def ink(gray: np.ndarray, background: np.ndarray, dark_object: bool) -> np.ndarr
 _KERNEL3 = np.ones((3, 3), np.uint8)
 
 
-def _upright_angle(points: np.ndarray) -> float:
-    """Degrees to rotate a blob so its minimum-area rectangle is axis-aligned; 0 unless that is clearly tighter."""
-    if len(points) < 5:
+_UPRIGHT_DEGREES = np.arange(-MAX_UPRIGHT_ANGLE, MAX_UPRIGHT_ANGLE + 0.5, 1.0)  # the rotations tried, 1 degree apart
+
+
+def _rotation_rows(degrees: np.ndarray) -> np.ndarray:
+    """(2n, 2): x' = x cos + y sin for each angle, then y' = y cos - x sin (cv2.getRotationMatrix2D's rotation)."""
+    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    return np.concatenate([np.stack([c, s], 1), np.stack([-s, c], 1)])
+
+
+_UPRIGHT_ROTATIONS = _rotation_rows(_UPRIGHT_DEGREES)
+
+
+def _upright_angle(mask: np.ndarray) -> float:
+    """Degrees to rotate a blob (uint8 `mask`) as cv2.getRotationMatrix2D does so that its bounding box is smallest,
+    among rotations up to MAX_UPRIGHT_ANGLE; 0 unless that box is clearly (UPRIGHT_GAIN) smaller than the unrotated
+    one. Fashion-MNIST garments stand upright in their tightest box; the minimum-area rectangle over all angles
+    often took a sleeve or a strap for a side (rotated -4.8 pp vs -2.4 pp on 250 frames)."""
+    outlines, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)  # its box is the blob's
+    points = np.concatenate(outlines).reshape(-1, 2).T.astype(np.float64)
+    if points.shape[1] < 5:
         return 0.0
-    (_, _), (rw, rh), angle = cv2.minAreaRect(points)
-    x, y, bw, bh = cv2.boundingRect(points)
-    if rw * rh > 0.9 * bw * bh:
-        return 0.0
-    angle = ((angle + 45.0) % 90.0) - 45.0  # the rectangle's tilt, whichever side it calls its width
-    return angle if abs(angle) <= MAX_UPRIGHT_ANGLE else 0.0
+    turned = (_UPRIGHT_ROTATIONS @ points).reshape(2, len(_UPRIGHT_DEGREES), -1)  # (x' or y', rotation, point)
+    sides = turned.max(axis=2) - turned.min(axis=2)
+    area = sides[0] * sides[1]
+    best = int(np.argmin(area))
+    return float(_UPRIGHT_DEGREES[best]) if area[best] < UPRIGHT_GAIN * area[len(area) // 2] else 0.0
 
 
 def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
@@ -435,8 +452,7 @@ def _candidate(
         region = is_member[labels[y0:y1, x0:x1]]
     mask = region.view(np.uint8)
     mean, sd = (float(m[0, 0]) for m in cv2.meanStdDev(ink_map[y0:y1, x0:x1], mask=mask))
-    points = cv2.findNonZero(mask[::2, ::2])  # every other pixel: enough for the angle
-    angle = _upright_angle(points) if points is not None else 0.0
+    angle = _upright_angle(mask)
     # mass = sum of ink = mean * area; contrast = sum of ink^2 / mass = (sd^2 + mean^2) / mean
     return Candidate((x0, y0, x1 - x0, y1 - y0), mean * area, (sd * sd + mean * mean) / max(mean, 1e-9), angle)
 
