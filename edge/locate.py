@@ -39,6 +39,8 @@ FAINT_FACTOR = 1.6  # ... nor one whose contrast is below this many times the in
 SPAN_FRAC, MIN_FILL = 0.9, 0.15  # ... nor a thin line across the view: a shadow edge the lighting model missed
 MIN_COVER = 0.08  # ... nor a sparse one: ink covering less of its box than this (garments 0.13+, edge residue <0.07)
 MAX_SHADOW_LINES = 4  # straight edges tried as shadow edges
+EDGE_RESIDUE = 4.0  # ink within about EDGE_RESIDUE / 2 working pixels of a modelled shadow edge is dropped (a real
+# penumbra is softer than the model's step): 3 left thin lines that joined the garment (shadow -4.4 pp, 4: -2.8)
 MIN_SHADOW_STEP = 0.08  # a change of light smaller than this (log brightness, ~8%) is no shadow edge
 MAX_UPRIGHT_ANGLE = 25.0  # rotations up to this are undone (Fashion-MNIST garments are upright)
 UPRIGHT_GAIN = 0.98  # ... when the uprighted box is at most this fraction of the unrotated one
@@ -472,7 +474,7 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     u, v = _cell_powers(w)[:, 1], _cell_powers(h)[:, 1]  # the normalised coordinates of columns and rows
     for (a, b, c), step in zip(lighting.lines.tolist(), lighting.steps.tolist(), strict=True):
         if step:  # the modelled edge is only as sharp and exact as a working pixel: ignore what is left along it
-            ink_map[np.abs(a * u[None, :] + b * v[:, None] - c) < 3.0 / min(h, w)] = 0.0
+            ink_map[np.abs(a * u[None, :] + b * v[:, None] - c) < EDGE_RESIDUE / min(h, w)] = 0.0
     if not dark_object:  # ink of a light object is relative to the headroom above the background
         level = _median(background[::4, ::4].ravel())
         noise = noise * level / max(255.0 - level, 1.0)
