@@ -54,20 +54,26 @@ SMALL = ModelConfig(stages=((32,), (64, 64), (128,)), dropout=0.1)
 NANO = ModelConfig(stages=((16,), (32, 32), (48,)), dropout=0.0)  # ~28K parameters: int8 under 40 KB
 
 PROFILES = {  # one row per profile: aligned on purpose
-    # quick: a small net, no augmentation (it slows early convergence), a few epochs; the demo's profile.
+    # quick: a small net, no augmentation (it slows early convergence), a few epochs; the demo's profile. Batch 64
+    # and a 0.3-epoch warm-up: twice the updates in 6 epochs, 89.43% -> 90.16% test for 3% more CPU time (README).
     "quick": TrainConfig(
-        profile="quick", epochs=6, augment=False, model=ModelConfig(stages=((16,), (32,), (64,)), dropout=0.1)
+        profile="quick",
+        epochs=6,
+        batch_size=64,
+        warmup_epochs=0.3,
+        augment=False,
+        model=ModelConfig(stages=((16,), (32,), (64,)), dropout=0.1),
     ),
     # full: the small architecture on a short schedule, for users who train their own.
     "full": TrainConfig(profile="full", label_smoothing=0.1, epochs=12, ema_momentum=0.999, model=SMALL),
     # small / nano: the shipped models (make model), longer schedules.
     "small": TrainConfig(profile="small", label_smoothing=0.1, epochs=36, ema_momentum=0.999, model=SMALL),
-    # nano underfits (train accuracy under augmentation < validation): lighter augmentation, no dropout, and half of
-    # each target from the small model's softmax (make model trains small first and passes it as --teacher)
+    # nano underfits (train accuracy under augmentation < validation): lighter augmentation, no dropout, a longer
+    # schedule, and half of each target from the small model's softmax (make model trains small first: --teacher)
     "nano": TrainConfig(
         profile="nano",
         label_smoothing=0.1,
-        epochs=40,
+        epochs=64,
         ema_momentum=0.999,
         max_shift=2,
         erase_p=0.25,
