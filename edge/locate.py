@@ -487,11 +487,11 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     return scene
 
 
-def _darker(darkness: np.ndarray, far: float) -> bool:
-    """Whether the pixels more than `far` darker than the background (darkness = 1 - pixel / background) depart
-    from it more, in sum, than those more than `far` lighter: the object's polarity."""
-    below = cv2.sumElems(cv2.threshold(darkness, far, 0.0, cv2.THRESH_TOZERO)[1])[0]  # (darkness where > far)
-    above = -cv2.sumElems(cv2.threshold(darkness, -far, 0.0, cv2.THRESH_TOZERO_INV)[1])[0]  # (where <= -far)
+def _darker(darker: np.ndarray, far: float) -> bool:
+    """Whether the pixels more than `far` darker than the background (`darker` = its `darkness`) depart from it
+    more, in sum, than those more than `far` lighter: the object's polarity."""
+    below = cv2.sumElems(cv2.threshold(darker, far, 0.0, cv2.THRESH_TOZERO)[1])[0]  # (darkness where > far)
+    above = -cv2.sumElems(cv2.threshold(darker, -far, 0.0, cv2.THRESH_TOZERO_INV)[1])[0]  # (where <= -far)
     return below >= above
 
 
