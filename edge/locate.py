@@ -214,11 +214,6 @@ class Lighting:
     steps: np.ndarray  # (k,)
     softness: float  # width of a step, in normalised units
 
-    def at(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """The background at normalised columns `u` and rows `v` (1-D): a (len(v), len(u)) float32 array."""
-        u, v = np.asarray(u, np.float32), np.asarray(v, np.float32)
-        return np.exp(self._log_quadratic(_powers(u), _powers(v)) + self._log_steps(u[None, :], v[:, None]))
-
     def over(self, h: int, w: int, box: tuple[float, float, float, float] = (-1.0, -1.0, 1.0, 1.0)) -> np.ndarray:
         """The background (float32) over an h x w image of the normalised region `box` (u0, v0, u1, v1; default the
         whole frame), at every pixel: the quadratic is two small products, so this costs one exp of the image."""
