@@ -50,11 +50,17 @@ def test_a_cast_shadow_is_modelled_as_a_step_and_divided_out():
         assert np.median(level) < 0.02 and np.mean(level > 0.1) < 0.05  # both sides of the edge: the same level
 
 
-def test_a_bold_garment_is_chosen_before_a_larger_faint_blob(fmnist):
+def _paper_with_garment(fmnist, x: int, y: int) -> np.ndarray:
+    """A 640x480 frame of light paper (220) with test image 0 printed dark at 140x140 px, its top left at (x, y)."""
     frame = np.full((480, 640, 3), 220, np.uint8)
-    frame[40:300, 20:300] = 206  # 6.4% darker: above the ink floor, too faint for a garment
     garment = cv2.resize(fmnist.x_test[0], (140, 140), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
-    frame[200:340, 420:560] = (220 * (1 - 0.8 * garment))[:, :, None].astype(np.uint8)
+    frame[y : y + 140, x : x + 140] = (220 * (1 - 0.8 * garment))[:, :, None].astype(np.uint8)
+    return frame
+
+
+def test_a_bold_garment_is_chosen_before_a_larger_faint_blob(fmnist):
+    frame = _paper_with_garment(fmnist, 420, 200)
+    frame[40:300, 20:300] = 206  # 6.4% darker: above the ink floor, too faint for a garment
     scene = analyse(frame)
     assert len(scene.candidates) == 2 and scene.reason is None, scene
     x, y, w, h = scene.frame_box(scene.candidates[0])
@@ -69,9 +75,7 @@ def test_a_thin_line_is_no_garment():
 
 
 def test_a_dark_object_a_little_way_off_the_garment_is_not_part_of_its_crop(fmnist):
-    frame = np.full((480, 640, 3), 220, np.uint8)
-    garment = cv2.resize(fmnist.x_test[0], (140, 140), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
-    frame[200:340, 300:440] = (220 * (1 - 0.8 * garment))[:, :, None].astype(np.uint8)
+    frame = _paper_with_garment(fmnist, 300, 200)
     frame[240:300, 468:500] = 30  # a phone 28 px (7 working px) to the right: within the old 0.06 gap, not 0.03
     scene = analyse(frame)
     x0, _, x1, _ = scene.frame_box(scene.candidates[0])
