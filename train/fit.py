@@ -43,7 +43,6 @@ class TrainConfig:
     erase_p: float = 0.5  # probability of erasing a rectangle in an image
     train_limit: int | None = None  # use only this many training images (tests, smoke runs)
     distill_weight: float = 0.0  # share of each target taken from a teacher's softmax (0: no teacher; >0 needs one)
-
     model: ModelConfig = field(default_factory=ModelConfig)
 
 
