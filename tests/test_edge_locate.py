@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fashion_edge.benchmarks.scenes import render_frame
-from fashion_edge.edge.locate import MIN_SHADOW_STEP, analyse, downscale, fit_lighting
+from fashion_edge.edge.locate import MIN_SHADOW_STEP, _fit_grid, _sides_missed, analyse, downscale, fit_lighting
 
 
 def test_downscale_is_a_smoothed_box_mean_of_the_gray_frame():
@@ -37,6 +37,22 @@ def test_smooth_lighting_is_divided_out_without_a_shadow_search():
     assert len(lighting.lines) == 0  # no change of light on two sides of the border: no edges searched
     error = np.abs(lighting.over(120, 160) / work - 1)
     assert np.median(error) < 0.005 and error.max() < 0.03  # worst at the very border, far below the 5% ink floor
+
+
+@pytest.mark.parametrize(
+    ("misses", "sides"),
+    [
+        ({(0, 18): 1, (0, 19): 1, (1, 19): 1, (14, 0): 1}, 0),  # vignette corners: count on no side
+        ({(0, 5): -1, (0, 6): 1, (4, 19): -1, (5, 19): 1}, 0),  # adjacent, but one brighter and one darker
+        ({(0, 5): -1, (0, 6): -1, (3, 0): -1, (4, 0): -1, (9, 19): -1}, 2),  # an edge across the top-left corner
+        ({(r, c): 1 for r in range(3, 9) for c in range(13, 20)}, 1),  # a garment touching one side
+    ],
+)
+def test_shadow_evidence_is_two_adjacent_border_cells_missed_the_same_way(misses, sides):
+    residual = np.zeros((15, 20))
+    for cell, sign in misses.items():
+        residual[cell] = sign * MIN_SHADOW_STEP
+    assert _sides_missed(residual.ravel(), _fit_grid(15, 20).sides) == sides
 
 
 def test_a_cast_shadow_is_modelled_as_a_step_and_divided_out():
