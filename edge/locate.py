@@ -46,8 +46,7 @@ EDGE_RESIDUE = 4.0  # ink within about EDGE_RESIDUE / 2 working pixels of a mode
 MIN_SHADOW_STEP = 0.08  # a change of light smaller than this (log brightness, ~8%) is no shadow edge
 MAX_UPRIGHT_ANGLE = 25.0  # rotations up to this are undone (Fashion-MNIST garments are upright)
 UPRIGHT_GAIN = 0.98  # ... when the uprighted box is at most this fraction of the unrotated one
-SYMMETRY_IOU = 0.8  # a blob at least this mirror-symmetric (IoU with its mirror image) is stood on its axis ...
-SYMMETRY_AREA = 1.05  # ... when its box along that axis is at most this much larger than the tightest one
+SYMMETRY_IOU = 0.85  # a blob at least this mirror-symmetric (IoU with its mirror image) is stood on its axis
 COARSE = 8  # the smooth surface is fitted on means of COARSE x COARSE working pixels (a quadratic needs few)
 SHADOW_STRIDE = 3  # the shadow steps are fitted on every SHADOW_STRIDE-th row and column
 SHADOW_EVIDENCE = 0.75  # look for shadow edges where the smooth surface misses the border by this many steps ...
@@ -359,7 +358,10 @@ def fit_lighting(work: np.ndarray) -> Lighting:
 def _sides_missed(residual: np.ndarray, sides: np.ndarray) -> int:
     """On how many sides (rows of `sides`, see _FitGrid) the fit misses two adjacent cells the same way (both
     brighter or both darker by SHADOW_EVIDENCE steps): where a shadow edge would cross the border."""
-    miss = np.append(np.sign(residual) * (np.abs(residual) > SHADOW_EVIDENCE * MIN_SHADOW_STEP), 0.0)[sides]
+    on_sides = np.append(residual, 0.0)[sides]
+    miss = np.sign(on_sides) * (np.abs(on_sides) > SHADOW_EVIDENCE * MIN_SHADOW_STEP)
+    if np.count_nonzero(miss) < 2 * SHADOW_SIDES:  # (most frames: quick)
+        return 0
     return int(np.count_nonzero(((miss[:, :-1] == miss[:, 1:]) & (miss[:, 1:] != 0)).any(axis=1)))
 
 
@@ -395,50 +397,60 @@ _UPRIGHT_ROTATIONS = np.concatenate([np.stack([_COS, _SIN], 1), np.stack([-_SIN,
 
 def _upright_angle(mask: np.ndarray) -> float:
     """Degrees to rotate a blob (uint8 `mask`) as cv2.getRotationMatrix2D does to stand it upright, among rotations
-    up to MAX_UPRIGHT_ANGLE. Most garments are mirror-symmetric: when the blob is (SYMMETRY_IOU) about an axis
-    along which its box is about as tight as it gets (SYMMETRY_AREA), that axis is made vertical (T-shirts: 6 degrees
-    off by the box alone, 1.4 by their axis). Shoes are not: theirs is the angle of the tightest bounding box, and 0
-    unless that box is clearly (UPRIGHT_GAIN) smaller than the unrotated one."""
+    up to MAX_UPRIGHT_ANGLE. Most garments are mirror-symmetric: when the blob is (SYMMETRY_IOU) about some axis,
+    that axis is made vertical (T-shirts: 6 degrees off by their tightest box, 1.4 by their axis). Shoes are not:
+    theirs is the angle of the tightest bounding box, 0 unless it is clearly (UPRIGHT_GAIN) smaller than the
+    unrotated one."""
+    moments = cv2.moments(mask, binaryImage=True)
+    if moments["m00"] < 5:
+        return 0.0
+    axis = float(_UPRIGHT_DEGREES[np.argmin(_asymmetry(moments))])
+    if _mirror_iou(mask, moments, axis) >= SYMMETRY_IOU:
+        return axis
     outlines, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.convexHull(np.concatenate(outlines)).reshape(-1, 2).T.astype(np.float64)  # its box is the blob's
-    if hull.shape[1] < 3:
-        return 0.0
     turned = (_UPRIGHT_ROTATIONS @ hull).reshape(2, len(_UPRIGHT_DEGREES), -1)  # (x' or y', rotation, point)
     sides = turned.max(axis=2) - turned.min(axis=2)
     area = sides[0] * sides[1]
-    best, axis = int(np.argmin(area)), int(np.argmin(_asymmetry(mask)))
-    if area[axis] <= SYMMETRY_AREA * area[best] and _mirror_iou(mask, float(_UPRIGHT_DEGREES[axis])) >= SYMMETRY_IOU:
-        return float(_UPRIGHT_DEGREES[axis])
+    best = int(np.argmin(area))
     return float(_UPRIGHT_DEGREES[best]) if area[best] < UPRIGHT_GAIN * area[len(area) // 2] else 0.0
 
 
-def _asymmetry(mask: np.ndarray) -> np.ndarray:
-    """For each of _UPRIGHT_DEGREES: how far the blob, so rotated, is from mirror symmetry about a vertical axis.
-    A symmetric blob's central moments odd in x vanish: mu11, mu30 and mu12, here rotated in closed form (scaled by
-    the blob's size so they compare) and summed in squares."""
-    m = cv2.moments(mask, binaryImage=True)
-    mu20, mu11, mu02, mu30, mu21, mu12, mu03 = (m[k] for k in ("mu20", "mu11", "mu02", "mu30", "mu21", "mu12", "mu03"))
-    c, s = _COS, _SIN
-    size = max(mu20 + mu02, 1e-9)
-    m11 = (c * s * (mu02 - mu20) + (c * c - s * s) * mu11) / size
-    m30 = c**3 * mu30 + 3 * c * c * s * mu21 + 3 * c * s * s * mu12 + s**3 * mu03
-    m12 = c * s * s * mu30 + (s**3 - 2 * c * c * s) * mu21 + (c**3 - 2 * c * s * s) * mu12 + s * c * c * mu03
-    return m11 * m11 + (m30 * m30 + m12 * m12) / size**3
+def _asymmetry(moments: dict[str, float]) -> np.ndarray:
+    """For each of _UPRIGHT_DEGREES: how far a blob with these `moments` (cv2.moments), so rotated, is from mirror
+    symmetry about a vertical axis. A symmetric blob's central moments odd in x vanish: mu11, mu30 and mu12, here
+    rotated in closed form (one product, see _odd_moments), scaled by the blob's size so they compare, and summed
+    in squares."""
+    mu = np.array([moments[k] for k in ("mu20", "mu11", "mu02", "mu30", "mu21", "mu12", "mu03")])
+    size = max(mu[0] + mu[2], 1e-9)
+    m11, m30, m12 = (mu @ _ODD_MOMENTS).reshape(3, -1)
+    return m11 * m11 / (size * size) + (m30 * m30 + m12 * m12) / size**3
 
 
-def _mirror_iou(mask: np.ndarray, degrees: float) -> float:
-    """Intersection over union of the blob rotated by `degrees` and its mirror image about the vertical line through
-    its centroid: 1 for a perfectly symmetric blob."""
+def _mirror_iou(mask: np.ndarray, moments: dict[str, float], degrees: float) -> float:
+    """Intersection over union of the blob (`mask`, its `moments`) rotated by `degrees` and its mirror image about
+    the vertical line through its centroid: 1 for a perfectly symmetric blob."""
     h, w = mask.shape
     side = int(math.hypot(h, w)) + 2
-    m = cv2.moments(mask, binaryImage=True)
-    cx, cy = m["m10"] / max(m["m00"], 1.0), m["m01"] / max(m["m00"], 1.0)
+    cx, cy = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
     rot = cv2.getRotationMatrix2D((cx, cy), degrees, 1.0)
     rot[:, 2] += (side / 2 - cx, side / 2 - cy)  # the centroid to the centre of a canvas that holds any rotation
     turned = cv2.warpAffine(mask, rot, (side, side), flags=cv2.INTER_NEAREST)
     mirror = cv2.flip(turned, 1)
-    union = cv2.countNonZero(turned | mirror)
-    return cv2.countNonZero(turned & mirror) / max(union, 1)
+    return cv2.countNonZero(turned & mirror) / max(cv2.countNonZero(turned | mirror), 1)
+
+
+def _odd_moments(c: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """(7, 3n): the central moments (mu20 mu11 mu02 mu30 mu21 mu12 mu03) -> mu11, mu30 and mu12 of the blob rotated
+    by each of n angles (cosines c, sines s; x' = x c + y s, y' = y c - x s)."""
+    zero = np.zeros_like(c)
+    m11 = [-c * s, c * c - s * s, c * s, zero, zero, zero, zero]
+    m30 = [zero, zero, zero, c**3, 3 * c * c * s, 3 * c * s * s, s**3]
+    m12 = [zero, zero, zero, c * s * s, s**3 - 2 * c * c * s, c**3 - 2 * c * s * s, s * c * c]
+    return np.concatenate([np.stack(m11), np.stack(m30), np.stack(m12)], axis=1)
+
+
+_ODD_MOMENTS = _odd_moments(_COS, _SIN)
 
 
 def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
