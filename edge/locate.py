@@ -359,9 +359,10 @@ def _sides_missed(residual: np.ndarray, sides: np.ndarray) -> int:
     """On how many sides (rows of `sides`, see _FitGrid) the fit misses two adjacent cells the same way (both
     brighter or both darker by SHADOW_EVIDENCE steps): where a shadow edge would cross the border."""
     on_sides = np.append(residual, 0.0)[sides]
-    miss = np.sign(on_sides) * (np.abs(on_sides) > SHADOW_EVIDENCE * MIN_SHADOW_STEP)
-    if np.count_nonzero(miss) < 2 * SHADOW_SIDES:  # (most frames: quick)
+    limit = SHADOW_EVIDENCE * MIN_SHADOW_STEP
+    if np.count_nonzero((on_sides > limit) | (on_sides < -limit)) < 2 * SHADOW_SIDES:  # (most frames: quick)
         return 0
+    miss = np.sign(on_sides) * (np.abs(on_sides) > limit)
     return int(np.count_nonzero(((miss[:, :-1] == miss[:, 1:]) & (miss[:, 1:] != 0)).any(axis=1)))
 
 
@@ -421,10 +422,13 @@ def _asymmetry(moments: dict[str, float]) -> np.ndarray:
     symmetry about a vertical axis. A symmetric blob's central moments odd in x vanish: mu11, mu30 and mu12, here
     rotated in closed form (one product, see _odd_moments), scaled by the blob's size so they compare, and summed
     in squares."""
-    mu = np.array([moments[k] for k in ("mu20", "mu11", "mu02", "mu30", "mu21", "mu12", "mu03")])
-    size = max(mu[0] + mu[2], 1e-9)
-    m11, m30, m12 = (mu @ _ODD_MOMENTS).reshape(3, -1)
-    return m11 * m11 / (size * size) + (m30 * m30 + m12 * m12) / size**3
+    size = max(moments["mu20"] + moments["mu02"], 1e-9)
+    second, third = 1.0 / size, size**-1.5
+    mu = [moments[k] * second for k in ("mu20", "mu11", "mu02")] + [
+        moments[k] * third for k in ("mu30", "mu21", "mu12", "mu03")
+    ]
+    odd = np.dot(mu, _ODD_MOMENTS)
+    return (odd * odd).reshape(3, -1).sum(axis=0)
 
 
 def _mirror_iou(mask: np.ndarray, moments: dict[str, float], degrees: float) -> float:
