@@ -477,9 +477,10 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
         members, free = [free[0]], free[1:]
         box = list(members[0][2:])
         grown = True
-        while grown:  # add every free blob within `gap` of the box, until none is left to add
+        while grown:  # add every free blob within `gap` of a member's pixels, until none is left to add
             near = [b for b in free if b[2] - gap <= box[2] and b[4] + gap >= box[0] and b[3] - gap <= box[3]
                     and b[5] + gap >= box[1]]  # fmt: skip
+            near = [b for b in near if _near_members(labels, b, {m[1] for m in members}, gap)]
             grown = bool(near)
             for b in near:
                 free.remove(b)
@@ -489,6 +490,17 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
         candidates.append(_candidate(ink_map, labels, box, [b[1] for b in members], count, area))
     # the garment is the object with the largest extent: a phone or a mug beside it is smaller, if darker
     return sorted(candidates, key=lambda c: c.box[2] * c.box[3], reverse=True)
+
+
+def _near_members(labels: np.ndarray, blob: tuple[int, ...], members: set[int], gap: float) -> bool:
+    """Whether a pixel of one of `members` (labels) lies within `gap` pixels (Chebyshev) of a pixel of `blob`
+    (area, label, x0, y0, x1, y1): near the object itself, not only its box (a phone by a sleeve's corner is not)."""
+    g = int(math.ceil(gap))
+    h, w = labels.shape
+    x0, y0, x1, y1 = max(0, blob[2] - g), max(0, blob[3] - g), min(w, blob[4] + g), min(h, blob[5] + g)
+    window = labels[y0:y1, x0:x1]
+    reach = cv2.dilate((window == blob[1]).view(np.uint8), np.ones((2 * g + 1, 2 * g + 1), np.uint8))
+    return any(label in members for label in np.unique(window[reach > 0]).tolist())
 
 
 def _candidate(
