@@ -186,7 +186,7 @@ def _fit_grid(h: int, w: int, stride: int = 1) -> _FitGrid:
     band_fit = np.linalg.solve(on_band.T @ on_band + _RIDGE[:6, :6], on_band.T)
     index = np.arange(ys.size).reshape(ys.shape)
     top, bottom, left, right = index[0, 1:-1], index[-1, 1:-1], index[1:-1, 0], index[1:-1, -1]
-    sides = np.full((4, max(ys.shape) - 2), -1)
+    sides = np.full((4, max(max(ys.shape) - 2, 0)), -1)
     for row, side in zip(sides, (top, bottom, left, right), strict=True):
         row[: len(side)] = side
     for a in (u, v, design, band, band_fit, sides):
