@@ -43,7 +43,6 @@ class TrainConfig:
     erase_p: float = 0.5  # probability of erasing a rectangle in an image
     train_limit: int | None = None  # use only this many training images (tests, smoke runs)
     distill_weight: float = 0.0  # share of each target taken from a teacher's softmax (0: no teacher; >0 needs one)
-    steps_per_execution: int = 1  # training steps per call into the compiled graph (fewer Python round trips)
     model: ModelConfig = field(default_factory=ModelConfig)
 
 
@@ -55,15 +54,13 @@ NANO = ModelConfig(stages=((16,), (32, 32), (48,)), dropout=0.0)  # ~28K paramet
 
 PROFILES = {  # one row per profile: aligned on purpose
     # quick: a small net, no augmentation (it slows early convergence), a few epochs; the demo's profile. Batch 64
-    # and a 0.3-epoch warm-up: twice the updates in 6 epochs, 89.43% -> 90.16% test for 3% more CPU time (README);
-    # 16 of its small steps per graph call save the Python round trips between them (README).
+    # and a 0.3-epoch warm-up: twice the updates in 6 epochs, 89.43% -> 90.16% test for 3% more CPU time (README).
     "quick": TrainConfig(
         profile="quick",
         epochs=6,
         batch_size=64,
         warmup_epochs=0.3,
         augment=False,
-        steps_per_execution=16,
         model=ModelConfig(stages=((16,), (32,), (64,)), dropout=0.1),
     ),
     # full: the small architecture on a short schedule, for users who train their own.
@@ -212,7 +209,6 @@ def _compile(model, cfg: TrainConfig, steps: int, warmup: int, keras: ModuleType
         optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, **ema),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
         metrics=["accuracy"],
-        steps_per_execution=cfg.steps_per_execution,
     )
 
 
@@ -272,8 +268,6 @@ def train(
     started = time.time()
     dist = distribute.start(plan)  # before any other TensorFlow operation
     keras, cfg = dist.keras, distribute.scale_config(cfg, dist.replicas, plan.options.scaling)
-    if plan.options.strategy != "default":  # Keras 3's multi-step graph call fails under tf.distribute (placeholder)
-        cfg = replace(cfg, steps_per_execution=1)
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
