@@ -48,6 +48,8 @@ MIN_SHADOW_STEP = 0.08  # a change of light smaller than this (log brightness, ~
 MAX_UPRIGHT_ANGLE = 25.0  # rotations up to this are undone (Fashion-MNIST garments are upright)
 UPRIGHT_GAIN = 0.98  # ... when the uprighted box is at most this fraction of the unrotated one
 SYMMETRY_IOU = 0.85  # a blob at least this mirror-symmetric (IoU with its mirror image) is stood on its axis
+UPRIGHT_IOU = 0.8  # ... else one at least this symmetric as it stands is left as it is (the tightest box of a
+# T-shirt, wide at the sleeves and narrow below them, is tilted 20 degrees)
 COARSE = 8  # the smooth surface is fitted on means of COARSE x COARSE working pixels (a quadratic needs few)
 SHADOW_STRIDE = 3  # the shadow steps are fitted on every SHADOW_STRIDE-th row and column
 SHADOW_EVIDENCE = 0.75  # look for shadow edges where the smooth surface misses the border by this many steps ...
@@ -406,6 +408,8 @@ def _upright_angle(mask: np.ndarray) -> float:
     axis = float(_UPRIGHT_DEGREES[np.argmin(_asymmetry(moments))])
     if _mirror_iou(mask, moments, axis) >= SYMMETRY_IOU:
         return axis
+    if _mirror_iou(mask, moments, 0.0) >= UPRIGHT_IOU:  # more symmetric as it stands than about any tilted axis
+        return 0.0
     outlines, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.convexHull(np.concatenate(outlines)).reshape(-1, 2).T.astype(np.float64)  # its box is the blob's
     turned = (_UPRIGHT_ROTATIONS @ hull).reshape(2, len(_UPRIGHT_DEGREES), -1)  # (x' or y', rotation, point)
