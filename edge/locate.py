@@ -416,7 +416,8 @@ def _upright_angle(mask: np.ndarray) -> float:
     sides = turned.max(axis=2) - turned.min(axis=2)
     area = sides[0] * sides[1]
     best = int(np.argmin(area))
-    return float(_UPRIGHT_DEGREES[best]) if area[best] < UPRIGHT_GAIN * area[len(area) // 2] else 0.0
+    gain = min(UPRIGHT_GAIN, 1.0 - 1.0 / mask.shape[0] - 1.0 / mask.shape[1])  # a pixel a side is no gain
+    return float(_UPRIGHT_DEGREES[best]) if area[best] < gain * area[len(area) // 2] else 0.0
 
 
 def _asymmetry(moments: dict[str, float]) -> np.ndarray:
