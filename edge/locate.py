@@ -399,16 +399,17 @@ _UPRIGHT_ROTATIONS = np.concatenate([np.stack([_COS, _SIN], 1), np.stack([-_SIN,
 def _upright_angle(mask: np.ndarray) -> float:
     """Degrees to rotate a blob (uint8 `mask`) as cv2.getRotationMatrix2D does to stand it upright, among rotations
     up to MAX_UPRIGHT_ANGLE. Most garments are mirror-symmetric: when the blob is (SYMMETRY_IOU) about some axis,
-    that axis is made vertical (T-shirts: 6 degrees off by their tightest box, 1.4 by their axis). Shoes are not:
-    theirs is the angle of the tightest bounding box, 0 unless it is clearly (UPRIGHT_GAIN) smaller than the
-    unrotated one."""
+    that axis is made vertical (T-shirts: 6 degrees off by their tightest box, 1.4 by their axis); one about as
+    symmetric as it stands (UPRIGHT_IOU) stays as it is. Shoes are not: theirs is the angle of the tightest bounding
+    box, 0 unless it is clearly (UPRIGHT_GAIN, and by more than a pixel a side) smaller than the unrotated one."""
     moments = cv2.moments(mask, binaryImage=True)
     if moments["m00"] < 5:
         return 0.0
     axis = float(_UPRIGHT_DEGREES[np.argmin(_asymmetry(moments))])
-    if _mirror_iou(mask, moments, axis) >= SYMMETRY_IOU:
+    iou = _mirror_iou(mask, moments, axis)
+    if iou >= SYMMETRY_IOU:
         return axis
-    if _mirror_iou(mask, moments, 0.0) >= UPRIGHT_IOU:  # more symmetric as it stands than about any tilted axis
+    if (iou if axis == 0.0 else _mirror_iou(mask, moments, 0.0)) >= UPRIGHT_IOU:  # symmetric enough as it stands
         return 0.0
     outlines, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.convexHull(np.concatenate(outlines)).reshape(-1, 2).T.astype(np.float64)  # its box is the blob's
