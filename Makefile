@@ -2,7 +2,7 @@
 PY := .venv/bin
 RUN ?= runs/demo
 
-.PHONY: setup demo test test-edge lint model clean
+.PHONY: setup demo test test-edge lint model ship clean
 
 setup:
 	bash scripts/setup.sh
@@ -26,21 +26,23 @@ test-edge:
 lint:
 	$(PY)/ruff check . && $(PY)/ruff format --check .
 
-## The shipped models (seeded): the small and nano recipes -> float32 + int8 with cards (+ training.json), into
-## edge/models/<size>/, then the nothing-in-view threshold calibrated into the cards. Small first: nano distils from it.
-## Interrupted? Run it again: each training resumes from runs/<size>/checkpoint.
-SIZES := small nano
+## The shipped models (seeded), float32 + int8 with cards (+ training.json) into edge/models/<size>/, the
+## nothing-in-view threshold calibrated into the cards. small: 36 epochs, then small_camera fine-tunes it with camera
+## inputs (what ships as small). nano distils from the 36-epoch small (runs/small). Interrupted? Run it again: each
+## training resumes from runs/<profile>/checkpoint.
 model: setup
-	for size in $(SIZES); do \
-	  $(PY)/fashion-edge train --profile $$size --out runs/$$size \
-	    $$( [ $$size = nano ] && echo --teacher runs/small/model.keras ) && \
-	  $(PY)/fashion-edge convert runs/$$size/model.keras --out runs/$$size/tflite --variants float32,int8 && \
-	  mkdir -p edge/models/$$size && \
-	  cp runs/$$size/training.json runs/$$size/tflite/fashion_int8.tflite runs/$$size/tflite/fashion_int8.json \
-	     runs/$$size/tflite/fashion_float32.tflite runs/$$size/tflite/fashion_float32.json edge/models/$$size/ && \
-	  $(PY)/python -m fashion_edge.benchmarks.calibrate_nothing --model-size $$size \
-	  || exit 1; \
-	done
+	$(PY)/fashion-edge train --profile small --out runs/small
+	$(PY)/fashion-edge train --profile small_camera --init runs/small/model.keras --out runs/small_camera
+	$(MAKE) ship SIZE=small RUN=runs/small_camera
+	$(PY)/fashion-edge train --profile nano --teacher runs/small/model.keras --out runs/nano
+	$(MAKE) ship SIZE=nano RUN=runs/nano
+
+ship:  # convert RUN/model.keras and ship it as SIZE (used by make model)
+	$(PY)/fashion-edge convert $(RUN)/model.keras --out $(RUN)/tflite --variants float32,int8
+	mkdir -p edge/models/$(SIZE)
+	cp $(RUN)/training.json $(RUN)/tflite/fashion_int8.tflite $(RUN)/tflite/fashion_int8.json \
+	   $(RUN)/tflite/fashion_float32.tflite $(RUN)/tflite/fashion_float32.json edge/models/$(SIZE)/
+	$(PY)/python -m fashion_edge.benchmarks.calibrate_nothing --model-size $(SIZE)
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache .venv-edge

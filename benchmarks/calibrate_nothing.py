@@ -18,10 +18,18 @@ from pathlib import Path
 import click
 import numpy as np
 
+from ..data import stratified_sample
 from ..edge.registry import DEFAULT_SIZE, SHIPPED_VARIANTS, SIZES
 from .scenes import GARMENT_CONDITIONS, iter_frames
 
 CALIBRATION_SEED = 1009  # not the benchmark's seed: other frames, other images
+CALIBRATION_PER_CLASS = 6
+
+
+def calibration_indices(labels: np.ndarray, per_class: int = CALIBRATION_PER_CLASS) -> np.ndarray:
+    """The training images the threshold is calibrated on (indices into `labels`, the training labels): kept out of
+    the camera-like training set (train/camera.py), so the calibration frames stay held out."""
+    return stratified_sample(labels, per_class, CALIBRATION_SEED)
 
 
 def held_out_frames(images: np.ndarray, seed: int = CALIBRATION_SEED) -> Iterator[np.ndarray]:
@@ -41,7 +49,7 @@ def held_out_frames(images: np.ndarray, seed: int = CALIBRATION_SEED) -> Iterato
 @click.option(
     "--per-class",
     type=click.IntRange(2, 500),
-    default=6,
+    default=CALIBRATION_PER_CLASS,
     show_default=True,
     help="Training images per class, each rendered under every garment condition.",
 )
@@ -55,7 +63,7 @@ def held_out_frames(images: np.ndarray, seed: int = CALIBRATION_SEED) -> Iterato
 @click.option("--dry-run", is_flag=True, help="Print the calibration, do not write the card.")
 def main(model_path: Path | None, model_size: str, per_class: int, quantile: float, dry_run: bool) -> None:
     """Calibrate the model-side "nothing in view" threshold and store it in the model card(s)."""
-    from ..data import load_fashion_mnist, stratified_sample
+    from ..data import load_fashion_mnist
     from ..edge.classifier import Classifier
     from ..edge.nothing import calibrate, store_calibration
     from ..edge.registry import shipped_model
@@ -63,7 +71,7 @@ def main(model_path: Path | None, model_size: str, per_class: int, quantile: flo
 
     with user_errors():
         data = load_fashion_mnist()
-        idx = stratified_sample(data.y_train, per_class, CALIBRATION_SEED)
+        idx = calibration_indices(data.y_train, per_class)
         paths = [model_path] if model_path else [shipped_model(v, model_size) for v in SHIPPED_VARIANTS]
         for path in paths:
             calibration = calibrate(Classifier(path, num_threads=1), held_out_frames(data.x_train[idx]), quantile)

@@ -46,6 +46,10 @@ def test_unwritable_out_and_missing_data_are_one_line_errors(tmp_path):
     assert "Traceback" not in result.output
     result = run("--profile", "nano", "--out", str(tmp_path / "n"))
     assert result.exit_code == 1 and "distils from a teacher: pass --teacher" in result.output
+    result = run("--profile", "small_camera", "--out", str(tmp_path / "c"))
+    assert result.exit_code == 1 and "fine-tunes a trained model: pass --init" in result.output
+    result = run("--init", str(blocker), "--out", str(tmp_path / "c"))
+    assert result.exit_code == 1 and "--init" in result.output and "is not a .keras model file" in result.output
     result = run("--teacher", str(blocker), "--out", str(tmp_path / "n"))
     assert result.exit_code == 1 and "is not a .keras model file" in result.output
     result = run("--out", str(tmp_path / "o"), "--data-dir", str(tmp_path / "nowhere"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from helpers import TINY_STAGES
 pytestmark = pytest.mark.slow  # every test here trains or builds a Keras model
 pytest.importorskip("tensorflow")
 
+from fashion_edge.errors import FashionEdgeError  # noqa: E402
 from fashion_edge.train.fit import TrainConfig, augment_batch, train  # noqa: E402 - only where TensorFlow is
 from fashion_edge.train.model import ModelConfig, build_model  # noqa: E402
 
@@ -128,3 +130,27 @@ def test_a_distilled_run_records_its_teacher(tiny_training, tmp_path):
     teacher = json.loads(result.training_path.read_text())["teacher"]
     assert teacher["sha256"] == sha256_file(tiny_training.model_path)
     assert teacher["test_accuracy"] == round(tiny_training.test_accuracy, 5)
+
+
+def test_a_fine_tune_starts_from_its_init_and_adds_camera_inputs(tiny_training, tmp_path):
+    from fashion_edge.artifacts import sha256_file
+
+    tiny = ModelConfig(stages=TINY_STAGES)
+    cfg = TrainConfig(
+        profile="test", epochs=1, batch_size=64, train_limit=300, learning_rate=1e-9, camera_images=20,
+        fine_tune=True, model=tiny,
+    )  # fmt: skip
+    result = train(cfg, tmp_path, verbose=0, init=tiny_training.model_path)
+    info = json.loads(result.training_path.read_text())
+    assert info["init"]["sha256"] == sha256_file(tiny_training.model_path)
+    assert info["init"]["test_accuracy"] == round(tiny_training.test_accuracy, 5)
+    camera = info["camera_images"]
+    assert camera["rendered"] == 20 and 15 <= camera["kept"] <= 20 and info["train_images"] == 300 + camera["kept"]
+    # at a learning rate of 1e-9 the trained weights are the initial ones: training started from them
+    for mine, theirs in zip(result.model.trainable_weights, tiny_training.model.trainable_weights, strict=True):
+        np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs), atol=1e-5)
+    with pytest.raises(FashionEdgeError, match="fine-tunes a trained model: pass --init"):
+        train(cfg, tmp_path / "no_init", verbose=0)
+    other = ModelConfig(stages=((8,), (8,), (8,)))
+    with pytest.raises(FashionEdgeError, match="architecture differs"):
+        train(replace(cfg, model=other, camera_images=0), tmp_path / "other", verbose=0, init=tiny_training.model_path)

@@ -14,11 +14,12 @@ from .distribute import SCALINGS, STRATEGIES, DistributeOptions, plan
 @click.command("train")
 @click.option(
     "--profile",
-    type=click.Choice(["quick", "full", "small", "nano"]),
+    type=click.Choice(["quick", "full", "small", "small_camera", "nano"]),
     default="quick",
     show_default=True,
-    help="quick: minutes, a tiny net; full: the small architecture on a short schedule; small / nano: the shipped "
-    "models' recipes (make model). Interrupted runs resume from --out/checkpoint.",
+    help="quick: minutes, a tiny net; full: the small architecture on a short schedule; small, small_camera "
+    "(small fine-tuned with camera inputs: the shipped small model; needs --init) and nano: the shipped models' "
+    "recipes (make model). Interrupted runs resume from --out/checkpoint.",
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the profile's epoch count.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the profile's batch size.")
@@ -56,6 +57,12 @@ from .distribute import SCALINGS, STRATEGIES, DistributeOptions, plan
     type=click.FloatRange(min=0.0, max=1.0, max_open=True),
     help="Share of each target taken from the teacher's softmax [default: the profile's, or 0.5 with --teacher].",
 )
+@click.option(
+    "--init",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A trained .keras model of the same architecture to start from (small_camera needs one; make model "
+    "passes runs/small/model.keras).",
+)
 @out_dir_option("runs/train", "model.keras, history.json and training.json")
 @data_dir_option
 def train_command(
@@ -69,6 +76,7 @@ def train_command(
     batch_scaling: str,
     teacher: Path | None,
     distill_weight: float | None,
+    init: Path | None,
     out_dir: Path,
     data_dir: Path | None,
 ) -> None:
@@ -86,7 +94,7 @@ def train_command(
     options = DistributeOptions(strategy, devices, batch_scaling)
     with user_errors():
         is_chief = plan(options).is_chief
-        result = train(cfg, out_dir, data_dir, distribution=options, teacher=teacher)
+        result = train(cfg, out_dir, data_dir, distribution=options, teacher=teacher, init=init)
     if not is_chief:
         click.echo(f"worker done (val accuracy {result.val_accuracy:.4f}); the chief writes the artifacts")
         return
