@@ -17,9 +17,9 @@ from .distribute import SCALINGS, STRATEGIES, DistributeOptions, plan
     type=click.Choice(["quick", "full", "small", "small_camera", "nano"]),
     default="quick",
     show_default=True,
-    help="quick: minutes, a tiny net; full: the small architecture on a short schedule; small, small_camera "
-    "(small fine-tuned with camera inputs: the shipped small model; needs --init) and nano: the shipped models' "
-    "recipes (make model). Interrupted runs resume from --out/checkpoint.",
+    help="quick: minutes, a tiny net; full: the small architecture on a short schedule; small / nano: the shipped "
+    "models' recipes (make model); small_camera: small fine-tuned with camera inputs (needs --init; measured in the "
+    "README, not shipped). Interrupted runs resume from --out/checkpoint.",
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the profile's epoch count.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the profile's batch size.")
@@ -60,8 +60,8 @@ from .distribute import SCALINGS, STRATEGIES, DistributeOptions, plan
 @click.option(
     "--init",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A trained .keras model of the same architecture to start from (small_camera needs one; make model "
-    "passes runs/small/model.keras).",
+    help="A trained .keras model of the same architecture to start from (small_camera needs one: "
+    "runs/small/model.keras from --profile small).",
 )
 @out_dir_option("runs/train", "model.keras, history.json and training.json")
 @data_dir_option
