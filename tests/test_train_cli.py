@@ -48,6 +48,9 @@ def test_unwritable_out_and_missing_data_are_one_line_errors(tmp_path):
     assert result.exit_code == 1 and "distils from a teacher: pass --teacher" in result.output
     result = run("--profile", "small_camera", "--out", str(tmp_path / "c"))
     assert result.exit_code == 1 and "fine-tunes a trained model: pass --init" in result.output
+    (tmp_path / "m.keras").write_bytes(b"checked by name only here")
+    result = run("--profile", "small_camera", "--init", str(tmp_path / "m.keras"), "--out", str(tmp_path / "c"))
+    assert result.exit_code == 1 and "trains on camera inputs too: pass --extra-inputs" in result.output
     result = run("--init", str(blocker), "--out", str(tmp_path / "c"))
     assert result.exit_code == 1 and "--init" in result.output and "is not a .keras model file" in result.output
     result = run("--teacher", str(blocker), "--out", str(tmp_path / "n"))

@@ -134,23 +134,48 @@ def test_a_distilled_run_records_its_teacher(tiny_training, tmp_path):
 
 def test_a_fine_tune_starts_from_its_init_and_adds_camera_inputs(tiny_training, tmp_path):
     from fashion_edge.artifacts import sha256_file
+    from fashion_edge.benchmarks.camera_inputs import write_camera_inputs
 
     tiny = ModelConfig(stages=TINY_STAGES)
     cfg = TrainConfig(
-        profile="test", epochs=1, batch_size=64, train_limit=300, learning_rate=1e-9, camera_images=20,
+        profile="test", epochs=1, batch_size=64, train_limit=300, learning_rate=1e-9, extra_inputs=True,
         fine_tune=True, model=tiny,
     )  # fmt: skip
-    result = train(cfg, tmp_path, verbose=0, init=tiny_training.model_path)
+    extra = tmp_path / "camera.npz"
+    made = write_camera_inputs(extra, 20, seed=cfg.seed, val_fraction=cfg.val_fraction)
+    result = train(cfg, tmp_path / "run", verbose=0, init=tiny_training.model_path, extra_inputs=extra)
     info = json.loads(result.training_path.read_text())
     assert info["init"]["sha256"] == sha256_file(tiny_training.model_path)
     assert info["init"]["test_accuracy"] == round(tiny_training.test_accuracy, 5)
-    camera = info["camera_images"]
-    assert camera["rendered"] == 20 and 15 <= camera["kept"] <= 20 and info["train_images"] == 300 + camera["kept"]
+    assert info["extra_inputs"]["sha256"] == sha256_file(extra) and info["extra_inputs"]["kept"] == made["kept"]
+    assert info["train_images"] == 300 + min(made["kept"], 300 // 4)
     # at a learning rate of 1e-9 the trained weights are the initial ones: training started from them
     for mine, theirs in zip(result.model.trainable_weights, tiny_training.model.trainable_weights, strict=True):
         np.testing.assert_allclose(np.asarray(mine), np.asarray(theirs), atol=1e-5)
     with pytest.raises(FashionEdgeError, match="fine-tunes a trained model: pass --init"):
-        train(cfg, tmp_path / "no_init", verbose=0)
+        train(cfg, tmp_path / "no_init", verbose=0, extra_inputs=extra)
+    with pytest.raises(FashionEdgeError, match="trains on camera inputs too: pass --extra-inputs"):
+        train(cfg, tmp_path / "no_extra", verbose=0, init=tiny_training.model_path)
     other = ModelConfig(stages=((8,), (8,), (8,)))
     with pytest.raises(FashionEdgeError, match="architecture differs"):
-        train(replace(cfg, model=other, camera_images=0), tmp_path / "other", verbose=0, init=tiny_training.model_path)
+        train(
+            replace(cfg, model=other, extra_inputs=False), tmp_path / "other", verbose=0, init=tiny_training.model_path
+        )
+
+
+def test_extra_inputs_from_the_runs_validation_images_are_refused(tmp_path):
+    from fashion_edge.data import stratified_split
+    from fashion_edge.train.fit import _load_extra_inputs
+
+    y = np.arange(20) % 10
+    _, val_idx = stratified_split(np.repeat(np.arange(10), 10), 0.2, 0)
+    path = tmp_path / "leak.npz"
+    np.savez(path, x=np.zeros((20, 28, 28), np.uint8), y=y, source_index=val_idx[:20], record=np.array("{}"))
+    with pytest.raises(FashionEdgeError, match="made from this run's validation images"):
+        _load_extra_inputs(path, val_idx, None)
+    np.savez(path, x=np.zeros((20, 28, 28), np.float32), y=y, source_index=np.arange(20), record=np.array("{}"))
+    with pytest.raises(FashionEdgeError, match="expected x"):
+        _load_extra_inputs(path, val_idx, None)
+    path.write_bytes(b"not a zip")
+    with pytest.raises(FashionEdgeError, match="not a camera-inputs .npz"):
+        _load_extra_inputs(path, val_idx, None)

@@ -63,6 +63,12 @@ from .distribute import SCALINGS, STRATEGIES, DistributeOptions, plan
     help="A trained .keras model of the same architecture to start from (small_camera needs one: "
     "runs/small/model.keras from --profile small).",
 )
+@click.option(
+    "--extra-inputs",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An .npz of more training inputs (small_camera needs one: `python -m "
+    "fashion_edge.benchmarks.camera_inputs` renders training images as camera frames and preprocesses them).",
+)
 @out_dir_option("runs/train", "model.keras, history.json and training.json")
 @data_dir_option
 def train_command(
@@ -77,6 +83,7 @@ def train_command(
     teacher: Path | None,
     distill_weight: float | None,
     init: Path | None,
+    extra_inputs: Path | None,
     out_dir: Path,
     data_dir: Path | None,
 ) -> None:
@@ -94,7 +101,9 @@ def train_command(
     options = DistributeOptions(strategy, devices, batch_scaling)
     with user_errors():
         is_chief = plan(options).is_chief
-        result = train(cfg, out_dir, data_dir, distribution=options, teacher=teacher, init=init)
+        result = train(
+            cfg, out_dir, data_dir, distribution=options, teacher=teacher, init=init, extra_inputs=extra_inputs
+        )
     if not is_chief:
         click.echo(f"worker done (val accuracy {result.val_accuracy:.4f}); the chief writes the artifacts")
         return
