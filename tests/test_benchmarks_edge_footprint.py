@@ -22,6 +22,9 @@ def test_footprint_script_reports_startup_memory_and_throughput(edge_models, tmp
     assert 0 < figures["start_to_first_prediction_s"]["median"] < 30
     assert figures["video_1_thread"]["frames"] == 20 and figures["video_1_thread"]["frame_size"] == "640x480"
     assert figures["video_1_thread"]["fps"] > 1
+    video = figures["video_1_thread"]  # per-frame figures in ms: no 640x480 frame is preprocessed in under 50 us
+    assert all(0.05 < video[k] < 1000 for k in ("preprocess_ms", "preprocess_median_ms", "preprocess_first_ms"))
+    assert f"preprocess median {video['preprocess_median_ms']:.2f} ms" in result.output
     # The 80 MB target is a benchmark figure (printed, in the README), not a unit test; this bound only proves the
     # edge process never pulled in TensorFlow, whose import alone costs ~500 MB.
     assert 0 < figures["peak_rss_mb"]["vmhwm_mb"] < 200
