@@ -28,7 +28,7 @@ CALIBRATION_PER_CLASS = 6
 
 def calibration_indices(labels: np.ndarray, per_class: int = CALIBRATION_PER_CLASS) -> np.ndarray:
     """The training images the threshold is calibrated on (indices into `labels`, the training labels): kept out of
-    the camera-like training set (train/camera.py), so the calibration frames stay held out."""
+    the camera inputs for training (camera_inputs.py), so the calibration frames stay held out."""
     return stratified_sample(labels, per_class, CALIBRATION_SEED)
 
 

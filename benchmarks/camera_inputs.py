@@ -24,6 +24,7 @@ import click
 import numpy as np
 
 from ..host import allowed_cpus
+from ..options import data_dir_option, user_errors
 from .calibrate_nothing import calibration_indices
 from .scenes import GARMENT_CONDITIONS, render_frame
 
@@ -31,9 +32,7 @@ CHUNK = 500  # frames per worker task (and per seed)
 _STREAM = 777  # the camera set's random stream, beside the seed
 
 
-def _render_chunk(
-    images: np.ndarray, labels: np.ndarray, seed: int, chunk: int, start: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _render_chunk(images: np.ndarray, seed: int, chunk: int, start: int) -> tuple[np.ndarray, np.ndarray]:
     """Chunk number `chunk` of the set, from its position `start`: each image rendered under the next garment
     condition and preprocessed; kept[i] says whether preprocessing found a garment (else it is dropped)."""
     import cv2
@@ -61,7 +60,7 @@ def camera_set(
     pool = np.setdiff1d(pool, calibration_indices(labels))
     pick = np.sort(np.random.default_rng([seed, _STREAM]).choice(pool, min(count, len(pool)), replace=False))
     starts = range(0, len(pick), CHUNK)
-    args = [(images[pick[i : i + CHUNK]], labels[pick[i : i + CHUNK]], seed, n, i) for n, i in enumerate(starts)]
+    args = [(images[pick[i : i + CHUNK]], seed, n, i) for n, i in enumerate(starts)]
     workers = max(1, min(workers or allowed_cpus(), len(args)))
     if workers == 1:
         parts = [_render_chunk(*a) for a in args]
@@ -114,15 +113,15 @@ def write_camera_inputs(path: Path, count: int, seed: int, val_fraction: float, 
     default=Path("runs/camera_inputs.npz"),
     show_default=True,
 )
-def main(count: int, seed: int, val_fraction: float, out_path: Path) -> None:
+@data_dir_option
+def main(count: int, seed: int, val_fraction: float, out_path: Path, data_dir: Path | None) -> None:
     """Render training images as camera frames, preprocess them, write the 28x28 inputs for `train --extra-inputs`."""
     from ..artifacts import ensure_writable_dir
-    from ..options import user_errors
 
     with user_errors():
         ensure_writable_dir(out_path.parent)
         click.echo(f"rendering {count} camera frames of training images on {allowed_cpus()} CPU(s) ...", err=True)
-        record = write_camera_inputs(out_path, count, seed, val_fraction)
+        record = write_camera_inputs(out_path, count, seed, val_fraction, data_dir)
     click.echo(f"wrote {out_path}: {json.dumps(record)}")
 
 

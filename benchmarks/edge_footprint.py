@@ -134,7 +134,7 @@ def video_throughput(model_path: Path, video: Path) -> dict[str, Any]:
         "decode_ms": 1000 * statistics.mean(decode),
         "preprocess_ms": 1000 * statistics.mean(prep),
         "infer_ms": 1000 * statistics.mean(infer),
-        # the steady state beside the mean: the first frame pays one-off costs (first calls, caches: 4-8 ms here)
+        # the steady state beside the mean: the first frame pays one-off costs (first calls, lazy imports, caches)
         "preprocess_median_ms": 1000 * statistics.median(prep),
         "preprocess_first_ms": 1000 * prep[0],
     }

@@ -10,6 +10,8 @@ import click
 from ..options import data_dir_option, out_dir_option, user_errors
 from .distribute import SCALINGS, STRATEGIES, DistributeOptions, plan
 
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)  # an input file the run reads (--teacher, --init, ...)
+
 
 @click.command("train")
 @click.option(
@@ -48,7 +50,7 @@ from .distribute import SCALINGS, STRATEGIES, DistributeOptions, plan
 )
 @click.option(
     "--teacher",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=_FILE,
     help="A trained .keras model to distil from: each training target mixes its softmax in (the nano profile "
     "needs one; make model passes runs/small/model.keras). The teacher never ships.",
 )
@@ -59,13 +61,13 @@ from .distribute import SCALINGS, STRATEGIES, DistributeOptions, plan
 )
 @click.option(
     "--init",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=_FILE,
     help="A trained .keras model of the same architecture to start from (small_camera needs one: "
     "runs/small/model.keras from --profile small).",
 )
 @click.option(
     "--extra-inputs",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=_FILE,
     help="An .npz of more training inputs (small_camera needs one: `python -m "
     "fashion_edge.benchmarks.camera_inputs` renders training images as camera frames and preprocesses them).",
 )

@@ -167,12 +167,12 @@ class _Checkpoint:
     """Per-epoch checkpoint (model + optimizer state + the run's records so far) in `<out>/checkpoint/`, written
     atomically; `resume()` returns the epoch to continue from (0 when there is none or it belongs to another config)."""
 
-    def __init__(self, out_dir: Path, cfg: TrainConfig, inputs: dict[str, str | None] | None = None):
-        """`inputs`: sha256 of the files the run depends on beyond the data (teacher, init, extra inputs), by name."""
+    def __init__(self, out_dir: Path, cfg: TrainConfig, inputs: dict[str, dict | None] | None = None):
+        """`inputs`: the records (with a sha256) of the files the run reads beyond the data, by role (teacher, ...)."""
         self.dir = out_dir / "checkpoint"
         self.model_path, self.state_path = self.dir / "last.keras", self.dir / "state.json"
-        known = {k: v for k, v in (inputs or {}).items() if v}
-        self.fingerprint = json.dumps({**_config_dict(cfg), **known}, sort_keys=True)
+        files = {f"{role}_sha256": record["sha256"] for role, record in (inputs or {}).items() if record}
+        self.fingerprint = json.dumps({**_config_dict(cfg), **files}, sort_keys=True)
 
     def resume(self, model) -> tuple[int, dict]:
         if not (self.model_path.is_file() and self.state_path.is_file()):
@@ -377,8 +377,8 @@ def train(
         steps = cfg.epochs * steps_per_epoch
         _compile(model, cfg, steps, min(int(cfg.warmup_epochs * steps_per_epoch), steps // 2), keras)
 
-        inputs = {"teacher_sha256": teacher_record, "init_sha256": init_record, "extra_inputs_sha256": extra_record}
-        ckpt = _Checkpoint(out_dir, cfg, {k: r and r["sha256"] for k, r in inputs.items()})
+        inputs = {"teacher": teacher_record, "init": init_record, "extra_inputs": extra_record}
+        ckpt = _Checkpoint(out_dir, cfg, inputs)
         first_epoch, state = ckpt.resume(model) if dist.checkpoints else (0, {})
     records = {
         "history": state.get("history", {}),
