@@ -57,6 +57,8 @@ SHADOW_SIDES = 2  # ... in two adjacent cells, the same way, on each of at least
 # vignette the quadratic misses shows there, on two sides at once; searching cost 1-3 ms on 11% of photo frames)
 _Coords = TypeVar("_Coords", np.ndarray, float)  # pixel or normalised coordinates: arrays or single values
 _RIDGE = 1e-4 * np.eye(6 + MAX_SHADOW_LINES)  # keeps the normal equations solvable when a column is all but empty
+_NO_LINES, _NO_STEPS = np.zeros((0, 3)), np.zeros(0)  # a Lighting without shadow edges (read-only: shared)
+_NO_LINES.flags.writeable = _NO_STEPS.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -328,16 +330,15 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     """
     h, w = work.shape
     softness = 2.0 / max(h, w)  # about one working pixel
-    none = np.zeros((0, 3))
     cells = _cells(work, COARSE)
     grid = _fit_grid(*cells.shape)
     z = cv2.log(cv2.max(cells, 1.0)).ravel()
     coef, residual = _solve_robust(grid.design, z, grid.band, 3, grid.band_fit)
     if _sides_missed(residual, grid.sides) < SHADOW_SIDES:
-        return Lighting(coef, none, np.zeros(0), softness)
+        return Lighting(coef, _NO_LINES, _NO_STEPS, softness)
     lines = shadow_lines(work)
     if not len(lines):
-        return Lighting(coef, none, np.zeros(0), softness)
+        return Lighting(coef, _NO_LINES, _NO_STEPS, softness)
     # the steps on every SHADOW_STRIDE-th pixel (not cell means: a step is as sharp as a pixel, and a step size a
     # few percent off leaves the whole shadow as ink)
     grid = _fit_grid(h, w, SHADOW_STRIDE)
@@ -349,7 +350,7 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     smooth, (coef, _) = coef, _solve_robust(a_all, z_all, band)
     keep = np.abs(coef[6:]) >= MIN_SHADOW_STEP  # the others are a garment's straight edges, not changes of light
     if not keep.any():  # no shadow after all: the smooth surface fitted above
-        return Lighting(smooth, none, np.zeros(0), softness)
+        return Lighting(smooth, _NO_LINES, _NO_STEPS, softness)
     if not keep.all():  # refit without them, so they do not bend the surface
         kept = np.concatenate([np.ones(6, bool), keep])
         coef_kept, _ = _solve_robust(a_all[:, kept], z_all, band)
@@ -362,8 +363,10 @@ def _sides_missed(residual: np.ndarray, sides: np.ndarray) -> int:
     """On how many sides (rows of `sides`, see _FitGrid) the fit misses two adjacent cells the same way (both
     brighter or both darker by SHADOW_EVIDENCE steps): where a shadow edge would cross the border."""
     on_sides = np.append(residual, 0.0)[sides]  # (the padding's -1 picks the appended 0: never a miss)
-    miss = np.sign(on_sides) * (np.abs(on_sides) > SHADOW_EVIDENCE * MIN_SHADOW_STEP)
-    return int(np.count_nonzero(((miss[:, :-1] == miss[:, 1:]) & (miss[:, 1:] != 0)).any(axis=1)))
+    far = SHADOW_EVIDENCE * MIN_SHADOW_STEP
+    above, below = on_sides > far, on_sides < -far
+    both = (above[:, :-1] & above[:, 1:]) | (below[:, :-1] & below[:, 1:])
+    return int(np.count_nonzero(both.any(axis=1)))
 
 
 def noise_level(darker: np.ndarray) -> float:
@@ -442,7 +445,8 @@ def _mirror_iou(mask: np.ndarray, moments: dict[str, float], degrees: float) -> 
     side = int(math.hypot(h, w)) + 2
     cx, cy = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
     rot = cv2.getRotationMatrix2D((cx, cy), degrees, 1.0)
-    rot[:, 2] += (side / 2 - cx, side / 2 - cy)  # the centroid to the centre of a canvas that holds any rotation
+    rot[0, 2] += side / 2 - cx  # the centroid to the centre of a canvas that holds any rotation
+    rot[1, 2] += side / 2 - cy
     turned = cv2.warpAffine(mask, rot, (side, side), flags=cv2.INTER_NEAREST)
     mirror = cv2.flip(turned, 1)
     return cv2.countNonZero(turned & mirror) / max(cv2.countNonZero(turned | mirror), 1)
@@ -505,7 +509,9 @@ def _near_members(labels: np.ndarray, blob: tuple[int, ...], members: set[int], 
     x0, y0, x1, y1 = max(0, blob[2] - g), max(0, blob[3] - g), min(w, blob[4] + g), min(h, blob[5] + g)
     window = labels[y0:y1, x0:x1]
     reach = cv2.dilate((window == blob[1]).view(np.uint8), np.ones((2 * g + 1, 2 * g + 1), np.uint8))
-    return any(label in members for label in np.unique(window[reach > 0]).tolist())
+    is_member = np.zeros(int(window.max()) + 1, bool)  # a lookup by label: no sort (np.unique's first call: ~10 ms)
+    is_member[[m for m in members if m < len(is_member)]] = True
+    return bool(is_member[window[reach > 0]].any())
 
 
 def _candidate(
