@@ -488,8 +488,9 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
         while grown:  # add every free blob within `gap` of a member's pixels, until none is left to add
             near = [b for b in free if b[2] - gap <= box[2] and b[4] + gap >= box[0] and b[3] - gap <= box[3]
                     and b[5] + gap >= box[1]]  # fmt: skip
-            labels_in = {m[1] for m in members}
-            near = [b for b in near if _near_members(labels, b, labels_in, gap)]
+            is_member = np.zeros(count, bool)  # a lookup by label (no set, no sort)
+            is_member[[m[1] for m in members]] = True
+            near = [b for b in near if _near_members(labels, b, is_member, gap)]
             grown = bool(near)
             for b in near:
                 free.remove(b)
@@ -501,16 +502,14 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
     return sorted(candidates, key=lambda c: c.box[2] * c.box[3], reverse=True)
 
 
-def _near_members(labels: np.ndarray, blob: tuple[int, ...], members: set[int], gap: float) -> bool:
-    """Whether a pixel of one of `members` (labels) lies within `gap` pixels (Chebyshev) of a pixel of `blob`
+def _near_members(labels: np.ndarray, blob: tuple[int, ...], is_member: np.ndarray, gap: float) -> bool:
+    """Whether a pixel of a member (`is_member[label]`) lies within `gap` pixels (Chebyshev) of a pixel of `blob`
     (area, label, x0, y0, x1, y1): near the object itself, not only its box (a phone by a sleeve's corner is not)."""
     g = int(math.ceil(gap))
     h, w = labels.shape
     x0, y0, x1, y1 = max(0, blob[2] - g), max(0, blob[3] - g), min(w, blob[4] + g), min(h, blob[5] + g)
     window = labels[y0:y1, x0:x1]
     reach = cv2.dilate((window == blob[1]).view(np.uint8), np.ones((2 * g + 1, 2 * g + 1), np.uint8))
-    is_member = np.zeros(int(window.max()) + 1, bool)  # a lookup by label: no sort (np.unique's first call: ~10 ms)
-    is_member[[m for m in members if m < len(is_member)]] = True
     return bool(is_member[window[reach > 0]].any())
 
 
