@@ -70,20 +70,30 @@ def quantization_aware_int8(
             "data_dir": data_dir and str(data_dir),
             "work_dir": tmp,
         }
-        env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-        proc = subprocess.run(
-            [sys.executable, "-m", "fashion_edge.convert.qat", json.dumps(args)],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
-            raise FashionEdgeError(f"quantization-aware training failed: {tail[0][:400]}")
+        env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+        returncode, last_line = _run_child([sys.executable, "-m", "fashion_edge.convert.qat", json.dumps(args)], env)
+        if returncode != 0:
+            raise FashionEdgeError(f"quantization-aware training failed: {last_line[:400]}")
         info = json.loads((Path(tmp) / "result.json").read_text())
         return QatResult(
             (Path(tmp) / "model.tflite").read_bytes(), info["tool"], epochs, info["train_images"], info["val_accuracy"]
         )
+
+
+def _run_child(command: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run the QAT child; echo its Keras epoch lines to stderr as progress (fine-tuning takes minutes) and return its
+    exit code with its last non-empty output line (the error, when it fails)."""
+    last_line = "(no output)"
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as proc:
+        for line in proc.stdout:
+            line = line.strip()
+            if line:
+                last_line = line
+            if line.startswith("Epoch ") or " - accuracy: " in line:
+                print(f"qat: {line}", file=sys.stderr, flush=True)
+    return proc.returncode, last_line
 
 
 # --- the child process: tf-keras world ----------------------------------------------------------------------------

@@ -40,3 +40,19 @@ def test_qat_writes_an_integer_only_int8_qat_model(tiny_model_dir, tmp_path, fmn
     scores = predict_scores(qat.model_path, card, fmnist.x_test[:300])
     accuracy = np.mean(np.argmax(scores, 1) == fmnist.y_test[:300])
     assert accuracy == pytest.approx(qat.test_accuracy) and accuracy > 0.3
+
+
+def test_the_qat_child_shows_its_epochs_as_progress_and_its_last_line_as_the_error(capsys):
+    import os
+    import sys
+
+    from fashion_edge.convert.qat import _run_child
+
+    script = (
+        "import sys; print('tf noise'); print('Epoch 1/2'); print('10/10 - 1s - loss: 0.5 - accuracy: 0.8');"
+        "print('ValueError: bad layer', file=sys.stderr); sys.exit(3)"
+    )
+    returncode, last_line = _run_child([sys.executable, "-c", script], {**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert (returncode, last_line) == (3, "ValueError: bad layer")
+    progress = capsys.readouterr().err.splitlines()
+    assert progress == ["qat: Epoch 1/2", "qat: 10/10 - 1s - loss: 0.5 - accuracy: 0.8"]
