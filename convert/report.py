@@ -438,10 +438,9 @@ def _sections(report: dict[str, Any]) -> list[Section]:
                 "Post-training vs quantization-aware int8",
                 (
                     f"QAT ({details.get('epochs', '?')} fine-tuning epochs on {details.get('train_images', '?')} "
-                    f"training images) changes int8 test accuracy by {gain:+.2f} pp against post-training "
-                    "quantization. The fine-tuning also trains the weights further, so part of any gain is training, "
-                    "not quantization: compare agreement with float32 too (QAT's weights differ from the float "
-                    "model's, so its agreement is lower by design)."
+                    f"training images, targets: {details.get('targets', 'labels')}) changes int8 test accuracy by "
+                    f"{gain:+.2f} pp against post-training quantization. Fine-tuning changes the weights, so compare "
+                    "agreement with float32 too: it says how much of the float model's behaviour int8 kept."
                 ),
                 ("method", "variant", "accuracy %", "agreement with float32 %", "size KB"),
                 tuple(

@@ -162,11 +162,16 @@ def _produce(
         return int8_with_float_layers(model, images, names), {"float_layers": names}
     if row.method != "qat":
         return convert_variant(row, model, images, io_type), None
-    from .qat import quantization_aware_int8
+    from .qat import QAT_TARGETS, quantization_aware_int8
 
     qat = quantization_aware_int8(model_path, images, io_type, **options["qat"])
     check_integer_only(qat.model_bytes, row.scheme)
-    details = {"epochs": qat.epochs, "train_images": qat.train_images, "val_accuracy": round(qat.val_accuracy, 5)}
+    details = {
+        "epochs": qat.epochs,
+        "train_images": qat.train_images,
+        "targets": QAT_TARGETS,
+        "val_accuracy": round(qat.val_accuracy, 5),
+    }
     return qat.model_bytes, {"tool": qat.tool, "qat": details}
 
 

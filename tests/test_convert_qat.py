@@ -35,6 +35,7 @@ def test_qat_writes_an_integer_only_int8_qat_model(tiny_model_dir, tmp_path, fmn
     assert card["quantization"]["method"] == "qat" and card["quantization"]["scheme"] == "full-int8"
     assert "tensorflow-model-optimization" in card["quantization"]["tool"]
     assert card["quantization"]["qat"]["epochs"] == 1 and card["quantization"]["qat"]["train_images"] == 2000
+    assert card["quantization"]["qat"]["targets"] == "float-model softmax"
     assert (card["input"]["dtype"], card["input"]["scale"], card["input"]["zero_point"]) == ("uint8", 1.0, 0)
     assert qat.size_bytes < 1.3 * ptq.size_bytes
     scores = predict_scores(qat.model_path, card, fmnist.x_test[:300])
