@@ -165,15 +165,16 @@ class LiveView:
             state.recent.append((prediction, stats, at))
             state.frames = stats.frames
             state.last_result_at = time.monotonic()
-            if not state.status["live"] or state.status["message"] == WAITING:  # first frame, or back after a drop
+            # the first frame ends "waiting"; a drop is cleared by the source's "reconnected", not here: this frame may
+            # have been captured before the drop, and clearing it now would hide the drop from every viewer
+            if state.status["message"] == WAITING:
                 state.status = {"type": "status", "live": True, "message": redact_urls(stats.status), "time": at}
                 state.status_seq += 1
                 state.cond.notify_all()
             state.work.notify()
 
     def on_status(self, message: str) -> None:
-        # the loop reports only trouble (dropped, reconnecting, cannot open) and "reconnected"; the next result
-        # clears the banner in any case
+        # the loop reports only trouble (dropped, reconnecting, cannot open) and "reconnected", which clears it
         self.state.set_status(message, live="reconnected" in message.lower())
 
     def close(self) -> None:

@@ -64,8 +64,9 @@ def frame_number(image: np.ndarray) -> int:
 class MjpegServer:
     """multipart/x-mixed-replace JPEG frames on 127.0.0.1, like an IP camera.
 
-    `drop_after`: the first connection is cut (socket closed without a goodbye) after that many frames; later
-    connections stream until the server stops. `with_length`: send Content-Length headers (some cameras do not).
+    `drop_after`: the first connection is cut (socket closed without a goodbye) after that many frames; `cut` (an
+    Event) cuts it when set, for a test that must be watching when it happens. Later connections stream until the
+    server stops. `with_length`: send Content-Length headers (some cameras do not).
     """
 
     def __init__(self, frames: list[np.ndarray], fps: float = 50.0, drop_after: int | None = None,
@@ -73,7 +74,7 @@ class MjpegServer:
         self.jpegs = [cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
         self.fps, self.drop_after, self.with_length = fps, drop_after, with_length
         self.connections = 0
-        self.stopping = threading.Event()
+        self.stopping, self.cut = threading.Event(), threading.Event()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -101,7 +102,8 @@ class MjpegServer:
                         self.wfile.write(head + b"\r\n" + jpeg + b"\r\n")
                         self.wfile.flush()
                         sent += 1
-                        if first and owner.drop_after is not None and sent >= owner.drop_after:
+                        due = owner.drop_after is not None and sent >= owner.drop_after
+                        if first and (due or owner.cut.is_set()):
                             self.connection.shutdown(socket.SHUT_RDWR)  # the camera "crashes" mid-stream
                             return
                         time.sleep(1.0 / owner.fps)
