@@ -185,11 +185,12 @@ def _child(args: dict) -> None:
     if args["train_limit"]:
         train_idx = train_idx[: args["train_limit"]]
     x = data.x_train[..., None].astype("float32")
+    x_train = x[train_idx]  # one copy, for the targets and the fit
     float_model = _to_tf_keras(keras.models.load_model(args["model_path"], compile=False))
     # The targets are the float model's own softmax: QAT learns to reproduce what the model does (its label smoothing,
     # its teacher's lessons), not to refit the labels. Hard labels moved a distilled nano model away from its float
     # optimum: 92.13% int8 vs 92.42% post-training (docs/experiments.md).
-    targets = tf.nn.softmax(float_model.predict(x[train_idx], batch_size=512, verbose=0)).numpy()
+    targets = tf.nn.softmax(float_model.predict(x_train, batch_size=512, verbose=0)).numpy()
     model = _annotate_for_qat(float_model)
     steps = args["epochs"] * int(np.ceil(len(train_idx) / QAT_BATCH_SIZE))
     model.compile(
@@ -198,7 +199,7 @@ def _child(args: dict) -> None:
         metrics=["categorical_accuracy"],  # training: agreement with the float model; validation: accuracy
     )
     history = model.fit(
-        x[train_idx],
+        x_train,
         targets,
         batch_size=QAT_BATCH_SIZE,
         epochs=args["epochs"],
