@@ -111,25 +111,32 @@ def test_distillation_targets_mix_in_the_teachers_softmax_on_the_same_images(tin
     from fashion_edge.train.fit import _dataset
 
     teacher = keras.saving.load_model(tiny_training.model_path)
+    untrained = build_model(ModelConfig(stages=TINY_STAGES), keras)  # a second teacher that disagrees
     x, y = fmnist.x_train[:64, ..., None].astype("float32"), fmnist.y_train[:64]
     cfg = TrainConfig(profile="test", batch_size=32, distill_weight=0.3, erase_p=1.0)
-    xb, target = next(iter(_dataset(x, y, cfg, steps_per_epoch=2, first_epoch=0, teacher=teacher)))
-    soft = keras.ops.convert_to_numpy(keras.ops.softmax(teacher(xb, training=False)))
-    labels = np.argmax(np.asarray(target) - 0.3 * soft, axis=1)  # what is left is 0.7 x the one-hot label
-    np.testing.assert_allclose(np.asarray(target), 0.7 * np.eye(10)[labels] + 0.3 * soft, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(target).sum(axis=1), 1.0, atol=1e-5)
-    assert not np.array_equal(np.asarray(xb), x[:32])  # the teacher saw the augmented batch, not the raw one
+    for teachers in ([teacher], [teacher, untrained]):
+        xb, target = next(iter(_dataset(x, y, cfg, steps_per_epoch=2, first_epoch=0, teachers=teachers)))
+        softs = [keras.ops.convert_to_numpy(keras.ops.softmax(t(xb, training=False))) for t in teachers]
+        soft = np.mean(softs, axis=0)  # an ensemble's targets: the mean of its members' softmaxes
+        labels = np.argmax(np.asarray(target) - 0.3 * soft, axis=1)  # what is left is 0.7 x the one-hot label
+        np.testing.assert_allclose(np.asarray(target), 0.7 * np.eye(10)[labels] + 0.3 * soft, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(target).sum(axis=1), 1.0, atol=1e-5)
+        assert not np.array_equal(np.asarray(xb), x[:32])  # the teachers saw the augmented batch, not the raw one
+    assert np.abs(softs[0] - softs[1]).max() > 0.1  # so the mean differs from either member
 
 
-def test_a_distilled_run_records_its_teacher(tiny_training, tmp_path):
+def test_a_distilled_run_records_its_teachers(tiny_training, tmp_path):
     from fashion_edge.artifacts import sha256_file
 
     tiny = ModelConfig(stages=TINY_STAGES)
     cfg = TrainConfig(profile="test", epochs=1, batch_size=64, train_limit=300, distill_weight=0.5, model=tiny)
-    result = train(cfg, tmp_path, verbose=0, teacher=tiny_training.model_path)
+    result = train(cfg, tmp_path / "one", verbose=0, teacher=tiny_training.model_path)
     teacher = json.loads(result.training_path.read_text())["teacher"]
     assert teacher["sha256"] == sha256_file(tiny_training.model_path)
     assert teacher["test_accuracy"] == round(tiny_training.test_accuracy, 5)
+    result = train(cfg, tmp_path / "two", verbose=0, teacher=[tiny_training.model_path, result.model_path])
+    ensemble = json.loads(result.training_path.read_text())["teacher"]
+    assert [t["sha256"] for t in ensemble] == [teacher["sha256"], sha256_file(tmp_path / "one" / "model.keras")]
 
 
 def test_a_fine_tune_starts_from_its_init_and_adds_camera_inputs(tiny_training, tmp_path):

@@ -51,8 +51,10 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)  # an input file
 @click.option(
     "--teacher",
     type=_FILE,
+    multiple=True,
     help="A trained .keras model to distil from: each training target mixes its softmax in (the nano profile "
-    "needs one; make model passes runs/small/model.keras). The teacher never ships.",
+    "needs one; make model passes runs/small/model.keras). Repeat it to distil from an ensemble: the mean of the "
+    "teachers' softmaxes. Teachers never ship.",
 )
 @click.option(
     "--distill-weight",
@@ -82,7 +84,7 @@ def train_command(
     strategy: str,
     devices: int | None,
     batch_scaling: str,
-    teacher: Path | None,
+    teacher: tuple[Path, ...],
     distill_weight: float | None,
     init: Path | None,
     extra_inputs: Path | None,

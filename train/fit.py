@@ -10,6 +10,7 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -141,11 +142,11 @@ def augment_batch(x, seed, max_shift: int = 3, erase_p: float = 0.5):
     return tf.where(erase[..., None], 0.0, x)
 
 
-def _dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, steps_per_epoch: int, first_epoch: int, teacher=None):
+def _dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, steps_per_epoch: int, first_epoch: int, teachers=()):
     """Shuffled every epoch, augmented per batch with a seed unique to (run seed, global step), one-hot labels;
     repeated over all epochs and fast-forwarded to `first_epoch`, so a resumed run sees the batches it would have.
-    With a `teacher` (Keras model, logits out) each target is (1 - w) one-hot + w softmax(teacher(augmented batch)),
-    w = cfg.distill_weight: the teacher sees exactly the images the student does."""
+    With `teachers` (Keras models, logits out) each target is (1 - w) one-hot + w x the mean of their softmaxes on the
+    augmented batch, w = cfg.distill_weight: the teachers see exactly the images the student does."""
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True)
@@ -156,8 +157,8 @@ def _dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, steps_per_epoch: in
         if cfg.augment:
             xb = augment_batch(xb, tf.stack([tf.constant(cfg.seed, tf.int64), step]), cfg.max_shift, cfg.erase_p)
         target = tf.one_hot(yb, 10)
-        if teacher is not None:
-            soft = tf.nn.softmax(teacher(xb, training=False))
+        if teachers:
+            soft = tf.add_n([tf.nn.softmax(t(xb, training=False)) for t in teachers]) / len(teachers)
             target = (1.0 - cfg.distill_weight) * target + cfg.distill_weight * soft
         return xb, target
 
@@ -234,22 +235,22 @@ def _compile(model, cfg: TrainConfig, steps: int, warmup: int, keras: ModuleType
     )
 
 
-def _check_teacher(cfg: TrainConfig, teacher: Path | None, plan: distribute.Plan) -> dict | None:
-    """Refuse a distillation set-up that cannot run, before any TensorFlow import; the teacher's record otherwise."""
+def _check_teachers(cfg: TrainConfig, teachers: tuple[Path, ...], plan: distribute.Plan) -> list[dict]:
+    """Refuse a distillation set-up that cannot run, before any TensorFlow import; the teachers' records otherwise."""
     if not 0.0 <= cfg.distill_weight < 1.0:
         raise FashionEdgeError(f"distill weight must be in [0, 1), got {cfg.distill_weight}")
-    if teacher is None:
+    if not teachers:
         if cfg.distill_weight:
             raise FashionEdgeError(
                 f"profile {cfg.profile} distils from a teacher: pass --teacher MODEL.keras "
                 "(make model trains runs/small/model.keras first)"
             )
-        return None
+        return []
     if not cfg.distill_weight:
         raise FashionEdgeError("a teacher needs a distill weight above 0")
     if plan.options.strategy == "multi-worker":
         raise FashionEdgeError("distillation runs with --strategy default or mirrored, not multi-worker")
-    return _model_record(teacher, "teacher")
+    return [_model_record(t, "teacher") for t in teachers]
 
 
 def _load_extra_inputs(path: Path, val_idx: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -327,7 +328,7 @@ def train(
     data_dir: Path | None = None,
     verbose: int | None = None,
     distribution: distribute.DistributeOptions | None = None,
-    teacher: Path | None = None,
+    teacher: Path | Sequence[Path] | None = None,
     init: Path | None = None,
     extra_inputs: Path | None = None,
 ) -> TrainResult:
@@ -335,7 +336,8 @@ def train(
     A run interrupted after epoch k restarts from `out_dir/checkpoint` at epoch k+1 (same config only).
     `distribution` picks a tf.distribute strategy (train/distribute.py; default: one device). On a non-chief worker
     the files go to a temporary directory that is deleted: the returned paths no longer exist.
-    `teacher`: a trained .keras model to distil from (cfg.distill_weight > 0); it never ships. `init`: a trained
+    `teacher`: a trained .keras model to distil from (cfg.distill_weight > 0), or several, whose softmaxes are
+    averaged (an ensemble); teachers never ship. `init`: a trained
     .keras model (same architecture) whose weights training starts from (needed by cfg.fine_tune). `extra_inputs`: an
     .npz of more training inputs (x, y, source_index: benchmarks/camera_inputs.py; needed by cfg.extra_inputs)."""
     if cfg.epochs < 1:
@@ -343,7 +345,8 @@ def train(
     if cfg.batch_size < 1:
         raise FashionEdgeError(f"batch size must be positive, got {cfg.batch_size}")
     plan = distribute.plan(distribution or distribute.DistributeOptions())
-    teacher_record = _check_teacher(cfg, teacher, plan)
+    teachers = (teacher,) if isinstance(teacher, (str, Path)) else tuple(teacher or ())
+    teacher_records = _check_teachers(cfg, teachers, plan)
     init_record = _check_init(cfg, init)
     _check_extra_inputs(cfg, extra_inputs)
     out_dir = ensure_writable_dir(plan.output_dir(Path(out_dir)))
@@ -378,7 +381,8 @@ def train(
         steps = cfg.epochs * steps_per_epoch
         _compile(model, cfg, steps, min(int(cfg.warmup_epochs * steps_per_epoch), steps // 2), keras)
 
-        inputs = {"teacher": teacher_record, "init": init_record, "extra_inputs": extra_record}
+        teacher_inputs = {f"teacher_{i}" if i else "teacher": r for i, r in enumerate(teacher_records)}
+        inputs = {**teacher_inputs, "init": init_record, "extra_inputs": extra_record}
         ckpt = _Checkpoint(out_dir, cfg, inputs)
         first_epoch, state = ckpt.resume(model) if dist.checkpoints else (0, {})
     records = {
@@ -401,10 +405,10 @@ def train(
         on_epoch_begin=lambda e, logs: epoch_started.__setitem__(0, time.time()), on_epoch_end=on_epoch_end
     )
     y_val_onehot = np.eye(10, dtype="float32")[y_val]
-    teacher_model = load_keras_model(teacher_record["path"]) if teacher_record else None
+    teacher_models = [load_keras_model(r["path"]) for r in teacher_records]
     if first_epoch < cfg.epochs:
         model.fit(
-            dist.shard(_dataset(x_train, y_train, cfg, steps_per_epoch, first_epoch, teacher_model)),
+            dist.shard(_dataset(x_train, y_train, cfg, steps_per_epoch, first_epoch, teacher_models)),
             epochs=cfg.epochs,
             initial_epoch=first_epoch,
             steps_per_epoch=steps_per_epoch,
@@ -440,7 +444,8 @@ def train(
             },
             "output": "logits",
             "weights": "exponential moving average" if cfg.ema_momentum else "last epoch",
-            "teacher": teacher_record,
+            # one record, or a list of them when an ensemble of teachers (mean softmax) was distilled from
+            "teacher": teacher_records[0] if len(teacher_records) == 1 else (teacher_records or None),
             "init": init_record,
             "extra_inputs": extra_record,
             "train_images": len(x_train),
