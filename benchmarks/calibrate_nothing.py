@@ -19,7 +19,8 @@ import click
 import numpy as np
 
 from ..data import stratified_sample
-from ..edge.registry import DEFAULT_SIZE, SHIPPED_VARIANTS, SIZES
+from ..edge.registry import SHIPPED_VARIANTS
+from .models import model_options
 from .scenes import GARMENT_CONDITIONS, iter_frames
 
 CALIBRATION_SEED = 1009  # not the benchmark's seed: other frames, other images
@@ -39,13 +40,7 @@ def held_out_frames(images: np.ndarray, seed: int = CALIBRATION_SEED) -> Iterato
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A .tflite with its card beside it (default: the shipped models of --model-size).",
-)
-@click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True)
+@model_options(with_variant=False)
 @click.option(
     "--per-class",
     type=click.IntRange(2, 500),

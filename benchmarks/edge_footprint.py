@@ -27,6 +27,8 @@ from typing import Any
 
 import click
 
+from .models import shipped_model_options
+
 TARGET_START_S = 0.5
 TARGET_RSS_MB = 80.0
 
@@ -169,23 +171,18 @@ def make_inputs(folder: Path, frames: int, seed: int = 0) -> tuple[Path, Path]:
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A .tflite with its card (default: the shipped int8 model).",
-)
+@shipped_model_options
 @click.option("--runs", type=click.IntRange(1, 50), default=5, show_default=True, help="Start-up measurements.")
 @click.option("--frames", type=click.IntRange(10, 10000), default=300, show_default=True, help="Video length.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write results here.")
-def main(model_path: Path | None, runs: int, frames: int, json_out: Path | None) -> None:
+def main(model_path: Path | None, model_size: str, variant: str, runs: int, frames: int, json_out: Path | None) -> None:
     """Start-up time, peak RSS and 640x480 video throughput of edge-classify."""
     from ..artifacts import atomic_write_json
     from ..edge.registry import shipped_model
     from ..options import user_errors
 
     with user_errors():
-        model_path = (model_path or shipped_model("int8")).resolve()
+        model_path = (model_path or shipped_model(variant, model_size)).resolve()
     with tempfile.TemporaryDirectory(prefix="edge_footprint_") as tmp:
         image, video = make_inputs(Path(tmp), frames)
         args = ["--model", str(model_path), str(image)]

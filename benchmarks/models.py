@@ -61,15 +61,28 @@ def discover(models_dir: Path | None = None, keras_model: Path | None = None) ->
     return models
 
 
-def shipped_model_options(command: Callable) -> Callable:
-    """--model PATH, --model-size, --variant: how a benchmark command picks the model it measures."""
+def model_options(with_variant: bool = True) -> Callable[[Callable], Callable]:
+    """--model PATH, --model-size (and --variant): how a benchmark command picks the model(s) it measures. Without
+    the variant a command takes every shipped variant of the size."""
     import click
 
-    command = click.option("--variant", type=click.Choice(SHIPPED_VARIANTS), default="int8", show_default=True)(command)
-    command = click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True)(command)
-    return click.option(
-        "--model",
-        "model_path",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="A .tflite with its card beside it (default: the shipped int8 model of --model-size).",
-    )(command)
+    default = "the shipped int8 model of --model-size" if with_variant else "the shipped models of --model-size"
+
+    def decorate(command: Callable) -> Callable:
+        if with_variant:
+            variant = click.option("--variant", type=click.Choice(SHIPPED_VARIANTS), default="int8", show_default=True)
+            command = variant(command)
+        command = click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True)(
+            command
+        )
+        return click.option(
+            "--model",
+            "model_path",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help=f"A .tflite with its card beside it (default: {default}).",
+        )(command)
+
+    return decorate
+
+
+shipped_model_options = model_options()

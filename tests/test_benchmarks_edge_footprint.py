@@ -28,3 +28,14 @@ def test_footprint_script_reports_startup_memory_and_throughput(edge_models, tmp
     # The 80 MB target is a benchmark figure (printed, in the README), not a unit test; this bound only proves the
     # edge process never pulled in TensorFlow, whose import alone costs ~500 MB.
     assert 0 < figures["peak_rss_mb"]["vmhwm_mb"] < 200
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak RSS is read from /proc")
+def test_footprint_measures_the_shipped_model_of_the_size_asked(tmp_path):
+    from fashion_edge.edge.registry import shipped_model
+
+    out = tmp_path / "footprint.json"
+    args = ["--model-size", "nano", "--variant", "float32", "--runs", "1", "--frames", "10", "--json", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["model"] == str(shipped_model("float32", "nano").resolve())
