@@ -27,7 +27,7 @@ from typing import Any
 
 import click
 
-from .models import shipped_model_options
+from .models import model_options
 
 TARGET_START_S = 0.5
 TARGET_RSS_MB = 80.0
@@ -171,7 +171,7 @@ def make_inputs(folder: Path, frames: int, seed: int = 0) -> tuple[Path, Path]:
 
 
 @click.command()
-@shipped_model_options
+@model_options()
 @click.option("--runs", type=click.IntRange(1, 50), default=5, show_default=True, help="Start-up measurements.")
 @click.option("--frames", type=click.IntRange(10, 10000), default=300, show_default=True, help="Video length.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write results here.")

@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .models import shipped_model_options
+from .models import model_options
 from .scenes import GARMENT_CONDITIONS, render_clip
 
 WINDOWS = (0, 3, 5, 9)
@@ -66,7 +66,7 @@ def flicker_and_lag(reported: list[int | None], raw: list[int | None], starts: l
 
 
 @click.command()
-@shipped_model_options
+@model_options()
 @click.option("--frames", type=click.IntRange(10, 1000), default=60, show_default=True, help="Frames per segment.")
 @click.option("--condition", type=click.Choice(list(GARMENT_CONDITIONS)), default="low_contrast", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)

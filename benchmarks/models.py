@@ -72,9 +72,8 @@ def model_options(with_variant: bool = True) -> Callable[[Callable], Callable]:
         if with_variant:
             variant = click.option("--variant", type=click.Choice(SHIPPED_VARIANTS), default="int8", show_default=True)
             command = variant(command)
-        command = click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True)(
-            command
-        )
+        size = click.option("--model-size", type=click.Choice(SIZES), default=DEFAULT_SIZE, show_default=True)
+        command = size(command)
         return click.option(
             "--model",
             "model_path",
@@ -83,6 +82,3 @@ def model_options(with_variant: bool = True) -> Callable[[Callable], Callable]:
         )(command)
 
     return decorate
-
-
-shipped_model_options = model_options()

@@ -20,7 +20,7 @@ import click
 import cv2
 import numpy as np
 
-from .models import shipped_model_options
+from .models import model_options
 from .scenes import EMPTY_CONDITIONS, FRAME_H, FRAME_W, GARMENT_CONDITIONS, iter_frames, render_frame
 
 __all__ = ["FRAME_H", "FRAME_W", "measure", "measure_conditions", "render_photo", "render_photos"]
@@ -127,7 +127,7 @@ def conditions_table(results: dict[str, dict[str, float]]) -> str:
 
 
 @click.command()
-@shipped_model_options
+@model_options()
 @click.option(
     "--per-class",
     type=click.IntRange(1, 1000),
