@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -23,6 +26,21 @@ def test_train_cli_end_to_end(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {"model.keras", "history.json", "training.json"}
     info = json.loads((tmp_path / "training.json").read_text())
     assert info["profile"] == "quick" and info["config"]["seed"] == 7 and info["config"]["epochs"] == 1
+
+
+@pytest.mark.slow
+def test_profile_picks_onednn_before_tensorflow_loads(tmp_path):
+    """quick asks for TensorFlow's oneDNN kernels (off by default on this AVX2 VM); a fresh process must get them,
+    and training.json must say what ran. In a subprocess: this test process imported TensorFlow long ago."""
+    pytest.importorskip("tensorflow")
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    args = ["--profile", "quick", "--train-limit", "200", "--epochs", "1", "--out", str(tmp_path)]
+    code = "import sys; from fashion_edge.cli import main; main(sys.argv[1:])"
+    done = subprocess.run([sys.executable, "-c", code, "train", *args], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    info = json.loads((tmp_path / "training.json").read_text())
+    assert info["config"]["onednn"] is True
+    assert info["machine"]["onednn"] is True
 
 
 @pytest.mark.parametrize(
