@@ -47,8 +47,9 @@ class TrainConfig:
     extra_inputs: bool = False  # needs --extra-inputs FILE.npz: more training inputs (benchmarks/camera_inputs.py)
     fine_tune: bool = False  # starts from a trained model's weights (--init MODEL.keras, same architecture)
     # TensorFlow's oneDNN kernels. TF turns them on by itself only on CPUs with AVX-512 VNNI or newer; this pins the
-    # choice (TF_ENABLE_ONEDNN_OPTS, unless set): the kernels change the round-off, so a seed reproduces a model only
-    # with the same setting. Off: how the shipped small and nano were trained. training.json records what ran.
+    # choice (TF_ENABLE_ONEDNN_OPTS, unless set, if TF is not loaded yet): the kernels change the round-off, so a seed
+    # reproduces a model only with the same setting. Off: how the shipped small and nano were trained. training.json
+    # records what ran.
     onednn: bool = False
     model: ModelConfig = field(default_factory=ModelConfig)
 
@@ -386,7 +387,8 @@ def train(
     x_train = x_train[..., None].astype("float32")
     x_val, y_val = data.x_train[val_idx][..., None].astype("float32"), data.y_train[val_idx]
 
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1" if cfg.onednn else "0")  # read once, at TensorFlow's import
+    if "tensorflow" not in sys.modules:  # read once, at TensorFlow's import; later it would only leak into children
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1" if cfg.onednn else "0")
     import tensorflow as tf
 
     started = time.time()
