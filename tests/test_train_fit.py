@@ -53,6 +53,24 @@ def test_model_fits_int8_budget():
                    "GlobalAveragePooling2D", "Dropout", "Dense"}  # fmt: skip
 
 
+def test_a_flatten_head_sees_every_position_and_converts_to_full_int8(tmp_path, fmnist):
+    from fashion_edge.convert.converter import convert_variant, float_ops
+    from fashion_edge.edge.variants import BY_NAME
+
+    tiny = ModelConfig(stages=TINY_STAGES, head="flatten")
+    cfg = TrainConfig(profile="test", epochs=1, batch_size=64, train_limit=300, model=tiny)
+    result = train(cfg, tmp_path / "run", verbose=0)
+    assert "GlobalAveragePooling2D" not in {type(layer).__name__ for layer in result.model.layers}
+    assert result.model.get_layer("logits").kernel.shape == (7 * 7 * TINY_STAGES[-1][-1], 10)  # every 7x7 position
+    info = json.loads(result.training_path.read_text())
+    assert ModelConfig.from_dict(info["config"]["model"]) == tiny
+    model_bytes = convert_variant(BY_NAME["int8"], result.model, fmnist.x_train[:100])
+    assert float_ops(model_bytes) == []
+    assert ModelConfig.from_dict({"stages": [[8]], "dropout": 0.1, "num_classes": 10}).head == "average"  # old cards
+    with pytest.raises(ValueError, match="head 'max'"):
+        build_model(replace(tiny, head="max"))
+
+
 def test_augmentation_keeps_shape_range_and_changes_images(fmnist):
     x = fmnist.x_train[:64, ..., None].astype(np.float32)
     out = np.asarray(augment_batch(x, np.array([0, 7])))

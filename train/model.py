@@ -1,5 +1,5 @@
 """The CNN, in one screen. Built for full-int8 TFLite: only Conv2D, BatchNorm (folded at conversion), ReLU,
-max-pooling, global average pooling and Dense; raw 0-255 pixels in (Rescaling inside), logits out."""
+max-pooling, global average pooling (or a flatten) and Dense; raw 0-255 pixels in (Rescaling inside), logits out."""
 
 from __future__ import annotations
 
@@ -13,13 +13,16 @@ class ModelConfig:
     stages: tuple[tuple[int, ...], ...] = ((24,), (48,), (96, 96))
     dropout: float = 0.3  # before the classifier, training only
     num_classes: int = 10
+    # "average": the classifier sees each channel's mean over the last stage (global average pooling: few weights);
+    # "flatten": every position of it (7x7 x channels weights per class; learns faster on centred garments)
+    head: str = "average"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        return cls(tuple(tuple(s) for s in d["stages"]), d["dropout"], d["num_classes"])
+        return cls(tuple(tuple(s) for s in d["stages"]), d["dropout"], d["num_classes"], d.get("head", "average"))
 
 
 def build_model(cfg: ModelConfig = ModelConfig(), keras: ModuleType | None = None):
@@ -39,7 +42,9 @@ def build_model(cfg: ModelConfig = ModelConfig(), keras: ModuleType | None = Non
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
             x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.ReLU()(x)
-    x = layers.GlobalAveragePooling2D()(x)
+    if cfg.head not in ("average", "flatten"):
+        raise ValueError(f"head {cfg.head!r}: choose average or flatten")
+    x = layers.Flatten()(x) if cfg.head == "flatten" else layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(cfg.dropout)(x)
     outputs = layers.Dense(cfg.num_classes, name="logits")(x)
     return keras.Model(inputs, outputs, name="fashion_cnn")
