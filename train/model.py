@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from types import ModuleType
 
+HEADS = ("average", "flatten")  # what the classifier reads: each channel's mean, or every position
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -17,12 +19,16 @@ class ModelConfig:
     # "flatten": every position of it (7x7 x channels weights per class; learns faster on centred garments)
     head: str = "average"
 
+    def __post_init__(self) -> None:
+        if self.head not in HEADS:
+            raise ValueError(f"head {self.head!r}: choose one of {', '.join(HEADS)}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        return cls(tuple(tuple(s) for s in d["stages"]), d["dropout"], d["num_classes"], d.get("head", "average"))
+        return cls(tuple(tuple(s) for s in d["stages"]), d["dropout"], d["num_classes"], d.get("head", cls.head))
 
 
 def build_model(cfg: ModelConfig = ModelConfig(), keras: ModuleType | None = None):
@@ -42,8 +48,6 @@ def build_model(cfg: ModelConfig = ModelConfig(), keras: ModuleType | None = Non
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
             x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.ReLU()(x)
-    if cfg.head not in ("average", "flatten"):
-        raise ValueError(f"head {cfg.head!r}: choose average or flatten")
     x = layers.Flatten()(x) if cfg.head == "flatten" else layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(cfg.dropout)(x)
     outputs = layers.Dense(cfg.num_classes, name="logits")(x)
