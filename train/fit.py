@@ -79,10 +79,8 @@ PROFILES = {  # one row per profile: aligned on purpose
     # augmentation converges sooner: 92.40% test, validation 92.95% (shift 3, erasing 0.5: 92.02% / 92.15%).
     # oneDNN: ~0.8x the epoch time on the 2-core AVX2 VM, so 15 epochs fit where 12 did: 92.74% test (validation 93.30%)
     # in 1,089 s, against 92.40% (92.95%) in 1,104 s. A flatten head (the classifier sees every 7x7 position, 62K more
-    # weights, no measurable time), dropout picked on validation: 0.3 93.58%, 0.1 94.05% (test 93.42%). 15 epochs took
-    # 1,235 s on a fresh install, 14 took 1,090 s at validation 93.97% (test 93.43%): 14. Then, one run each:
-    # erasing 0.1 94.02% (test 93.61%), EMA 0.998 94.02% (93.41%): the simpler, erasing 0.1. A fresh install: 93.61% in
-    # 1,072 s (docs/experiments.md).
+    # weights, no measurable time), dropout 0.1 and 14 epochs (15 ran over 20 minutes), erasing p 0.1 (validation tied
+    # with an EMA, the simpler taken): 93.61% test in 1,072 s on a fresh install (docs/experiments.md).
     "full": TrainConfig(
         profile="full", label_smoothing=0.1, epochs=14, max_shift=2, erase_p=0.1, onednn=True, model=FULL
     ),
