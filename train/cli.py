@@ -19,7 +19,7 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)  # an input file
     type=click.Choice(["quick", "full", "small", "small_camera", "nano"]),
     default="quick",
     show_default=True,
-    help="quick: minutes, a tiny net; full: small's convs with a flatten head, ~20 min; small / nano: the shipped "
+    help="quick: minutes, a tiny net; full: 32/64,64/128 convs with a flatten head, ~20 min; small / nano: the shipped "
     "models' recipes (make model); small_camera: small fine-tuned with camera inputs (needs --init; measured in the "
     "README, not shipped). Interrupted runs resume from --out/checkpoint.",
 )
