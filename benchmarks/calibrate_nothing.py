@@ -19,6 +19,7 @@ import click
 import numpy as np
 
 from ..data import stratified_sample
+from ..edge.nothing import DEFAULT_QUANTILE
 from ..edge.registry import SHIPPED_VARIANTS
 from .models import model_options
 from .scenes import GARMENT_CONDITIONS, iter_frames
@@ -51,7 +52,7 @@ def held_out_frames(images: np.ndarray, seed: int = CALIBRATION_SEED) -> Iterato
 @click.option(
     "--quantile",
     type=click.FloatRange(0.001, 0.2),
-    default=0.01,
+    default=DEFAULT_QUANTILE,
     show_default=True,
     help="Fraction of held-out garment frames the model-side check may turn away.",
 )
