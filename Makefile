@@ -27,17 +27,14 @@ lint:
 	$(PY)/ruff check . && $(PY)/ruff format --check .
 
 ## The shipped models (seeded), float32 + int8 with cards (+ training.json) into edge/models/<size>/, the
-## nothing-in-view threshold calibrated into the cards. Small first: nano distils from it, twice: the shipped nano
-## learns from the ensemble of small and a first nano (92.62% int8 against 92.42% for the first). (small_camera, small
+## nothing-in-view threshold calibrated into the cards. Small first: nano distils from it. (small_camera, small
 ## fine-tuned with camera inputs, is measured in the README and not shipped.) Interrupted? Run it again: each training
 ## resumes from <out>/checkpoint.
 model: setup
 	$(PY)/fashion-edge train --profile small --out runs/small
 	$(MAKE) ship SIZE=small RUN=runs/small
 	$(PY)/fashion-edge train --profile nano --teacher runs/small/model.keras --out runs/nano
-	$(PY)/fashion-edge train --profile nano --teacher runs/small/model.keras --teacher runs/nano/model.keras \
-	    --out runs/nano_ens
-	$(MAKE) ship SIZE=nano RUN=runs/nano_ens
+	$(MAKE) ship SIZE=nano RUN=runs/nano
 
 ship:  # convert RUN/model.keras and ship it as SIZE (used by make model)
 	$(PY)/fashion-edge convert $(RUN)/model.keras --out $(RUN)/tflite --variants float32,int8
