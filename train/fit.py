@@ -48,8 +48,8 @@ class TrainConfig:
     fine_tune: bool = False  # starts from a trained model's weights (--init MODEL.keras, same architecture)
     # TensorFlow's oneDNN kernels. TF turns them on by itself only on CPUs with AVX-512 VNNI or newer; this pins the
     # choice (TF_ENABLE_ONEDNN_OPTS, unless set, if TF is not loaded yet): the kernels change the round-off, so a seed
-    # reproduces a model only with the same setting. Off: how the shipped small and nano were trained. training.json
-    # records what ran.
+    # reproduces a model only with the same setting. On for every profile but small_camera. training.json records what
+    # ran.
     onednn: bool = False
     model: ModelConfig = field(default_factory=ModelConfig)
 
