@@ -19,9 +19,9 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)  # an input file
     type=click.Choice(["quick", "full", "small", "small_camera", "nano"]),
     default="quick",
     show_default=True,
-    help="quick: minutes, a tiny net; full: 32/64,64/128 convs with a flatten head, ~20 min; small / nano: the shipped "
-    "models' recipes (make model); small_camera: small fine-tuned with camera inputs (needs --init; measured in the "
-    "README, not shipped). Interrupted runs resume from --out/checkpoint.",
+    help="quick: minutes, a tiny net; full: 32/64,64/128 convs with a flatten head, ~20 min; small then "
+    "small_camera (its fine-tune with camera inputs: needs --init and --extra-inputs), and nano: the shipped models' "
+    "recipes (make model). Interrupted runs resume from --out/checkpoint.",
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the profile's epoch count.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Override the profile's batch size.")

@@ -99,10 +99,9 @@ PROFILES = {  # one row per profile: aligned on purpose
     ),
     # small_camera: small fine-tuned 3 epochs from its weights (--init runs/small/model.keras) on the dataset plus
     # 16,000 camera inputs of training images (--extra-inputs, from `python -m fashion_edge.benchmarks.camera_inputs`),
-    # at a tenth of small's peak rate: it refines, it does not relearn. On the previous small its agreement fell to
-    # 99.44% (target 99.5%); on today's, one run: int8 93.74% (small 93.83%), agreement 99.77%, and fewer camera
-    # conditions missed (1 / 3 / 1 vs 4 / 6 / 3 on three samples): the lead for the next shipped small, not yet what
-    # make model ships (docs/experiments.md).
+    # at a tenth of small's peak rate: it refines, it does not relearn. What make model ships as small: int8 93.74%
+    # (the base 93.83%), agreement 99.77%, fewer camera conditions missed (README, docs/experiments.md). On the previous
+    # small its agreement fell to 99.44% (target 99.5%).
     "small_camera": TrainConfig(
         profile="small_camera",
         label_smoothing=0.1,
