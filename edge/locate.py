@@ -42,8 +42,9 @@ SHADOW_FAINT_FACTOR = 1.6  # ... or 1.6 when a shadow edge is modelled (its step
 SPAN_FRAC, MIN_FILL = 0.9, 0.15  # ... nor a thin line across the view: a shadow edge the lighting model missed
 MIN_COVER = 0.08  # ... nor a sparse one: ink covering less of its box than this (garments 0.13+, edge residue <0.07)
 MAX_SHADOW_LINES = 4  # straight edges tried as shadow edges
-EDGE_RESIDUE = 4.0  # ink within about EDGE_RESIDUE / 2 working pixels of a modelled shadow edge is dropped (a real
-# penumbra is softer than the model's step): 3 left thin lines that joined the garment (shadow -4.4 pp, 4: -2.8)
+EDGE_RESIDUE = 4.0  # ink within about EDGE_RESIDUE / 2 working pixels of a modelled shadow edge is replaced by the
+# lesser ink just beyond it on either side (a real penumbra is softer than the model's step): 3 left thin lines that
+# joined the garment (shadow -4.4 pp, 4: -2.8); dropping it cut garments lying across the edge in two
 MIN_SHADOW_STEP = 0.08  # a change of light smaller than this (log brightness, ~8%) is no shadow edge
 MAX_UPRIGHT_ANGLE = 25.0  # rotations up to this are undone (Fashion-MNIST garments are upright)
 UPRIGHT_GAIN = 0.98  # ... when the uprighted box is at most this fraction of the unrotated one
@@ -545,8 +546,8 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     ink_map = cv2.max(darker, 0.0) if dark_object else ink(work, background, dark_object)
     u, v = _cell_powers(w)[:, 1], _cell_powers(h)[:, 1]  # the normalised coordinates of columns and rows
     for (a, b, c), step in zip(lighting.lines.tolist(), lighting.steps.tolist(), strict=True):
-        if step:  # the modelled edge is only as sharp and exact as a working pixel: ignore what is left along it
-            ink_map[np.abs(a * u[None, :] + b * v[:, None] - c) < EDGE_RESIDUE / min(h, w)] = 0.0
+        if step:
+            _bridge_edge(ink_map, a * u[None, :] + b * v[:, None] - c, a, b)
     if not dark_object:  # ink of a light object is relative to the headroom above the background
         level = _median(background[::4, ::4].ravel())
         noise = noise * level / max(255.0 - level, 1.0)
@@ -558,6 +559,26 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     scene.candidates = sorted(candidates, key=lambda c: c.contrast >= faint, reverse=True)
     scene.reason = _nothing_reason(scene, faint, (h, w))
     return scene
+
+
+def _bridge_edge(ink_map: np.ndarray, line: np.ndarray, a: float, b: float) -> None:
+    """Replace the ink along a modelled shadow edge (`line`: a*u + b*v - c at each working pixel), which is only as
+    sharp and exact as a working pixel, by the lesser ink just beyond the band on either side: what is left along the
+    edge goes, and a garment lying across it stays one object instead of two halves (in place)."""
+    h, w = ink_map.shape
+    ys, xs = np.nonzero(np.abs(line) < EDGE_RESIDUE / min(h, w))
+    if not ys.size:
+        return
+    gx, gy = 2 * a / w, 2 * b / h  # the line's gradient per working pixel
+    g = math.hypot(gx, gy)
+    foot = line[ys, xs] / g  # signed distance in pixels
+    reach = EDGE_RESIDUE / min(h, w) / g + 1.0
+    sides = []
+    for side in (reach, -reach):
+        sx = np.clip(np.rint(xs + (side - foot) * (gx / g)), 0, w - 1).astype(np.intp)
+        sy = np.clip(np.rint(ys + (side - foot) * (gy / g)), 0, h - 1).astype(np.intp)
+        sides.append(ink_map[sy, sx])
+    ink_map[ys, xs] = np.minimum(*sides)
 
 
 def _darker(darker: np.ndarray, far: float) -> bool:

@@ -84,6 +84,15 @@ def _paper_with_garment(fmnist, x: int, y: int) -> np.ndarray:
     return frame
 
 
+@pytest.mark.parametrize("edge", [350, 390])
+def test_a_garment_across_a_shadow_edge_stays_one_object(fmnist, edge):
+    frame = _paper_with_garment(fmnist, 300, 200).astype(np.float32)
+    frame[:, edge:] *= 0.55  # a hard shadow from x = edge on, across the garment (x 300-440)
+    scene = analyse(frame.astype(np.uint8))
+    assert scene.lighting.steps.any() and scene.reason is None, scene
+    assert [scene.frame_box(c)[::2] for c in scene.candidates] == [(296, 444)]  # both halves; before: two objects
+
+
 def test_a_bold_garment_is_chosen_before_a_larger_faint_blob(fmnist):
     frame = _paper_with_garment(fmnist, 420, 200)
     frame[40:300, 20:300] = 206  # 6.4% darker: above the ink floor, too faint for a garment
