@@ -285,7 +285,8 @@ def _page() -> bytes:
 
 
 class _Realtime:
-    """A finite video source played at its own frame rate: a live view of a file should look like a camera."""
+    """A finite video source played at its own frame rate: a live view of a file should look like a camera. A frame
+    later than one frame period (a loaded machine) moves the schedule on: play resumes from there, not in a burst."""
 
     def __init__(self, source: Any) -> None:
         self._source = source
@@ -301,6 +302,8 @@ class _Realtime:
                 delay = start + frame.index / fps - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+                elif delay < -1.0 / fps:
+                    start -= delay
             yield frame
 
 

@@ -245,3 +245,14 @@ def test_realtime_plays_video_files_at_their_frame_rate():
     assert paced.name == "clip.avi" and paced.fps == 50.0
     stills = type("Stills", (), {"live": False, "fps": None})()  # image files: nothing to pace
     assert list(realtime([stills])) == [stills]
+
+
+def test_realtime_does_not_burst_to_catch_up_after_a_stall():
+    (paced,) = list(realtime([FakeVideo()]))
+    frames = paced.frames()
+    next(frames)
+    time.sleep(0.15)  # the consumer stalls for 7.5 frame periods (a loaded machine)
+    next(frames)  # late: shown at once
+    start = time.perf_counter()
+    assert len(list(frames)) == 8
+    assert time.perf_counter() - start > 0.15  # the other 8 at 50 fps (0.16 s), not in a burst to catch up
