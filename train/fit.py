@@ -99,8 +99,8 @@ PROFILES = {  # one row per profile: aligned on purpose
     ),
     # small_camera: small fine-tuned 3 epochs from its weights (--init runs/small/model.keras) on the dataset plus
     # 16,000 camera inputs of training images (--extra-inputs, from `python -m fashion_edge.benchmarks.camera_inputs`),
-    # at a tenth of small's peak rate: it refines, it does not relearn. What make model ships as small: int8 93.74%
-    # (the base 93.83%), agreement 99.77%, fewer camera conditions missed (README, docs/experiments.md). On the previous
+    # at a tenth of small's peak rate: it refines, it does not relearn. What make model ships as small: int8 93.73%
+    # (the base 93.83%), agreement 99.73%, fewer camera conditions missed (README, docs/experiments.md). On the previous
     # small its agreement fell to 99.44% (target 99.5%).
     "small_camera": TrainConfig(
         profile="small_camera",
