@@ -16,6 +16,11 @@ from typing import Any
 _NUMBER = re.compile(r"[-+]?[\d.,]+")
 
 
+def kb(size_bytes: int) -> float:
+    """A file size in decimal kilobytes: the unit of every size this project prints (the issues' targets are in KB)."""
+    return size_bytes / 1000
+
+
 def markdown_table(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> str:
     """A GitHub-flavoured Markdown table; cells are written with str()."""
     lines = ["| " + " | ".join(str(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]

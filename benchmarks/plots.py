@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..render import figure_png
+from ..render import figure_png, kb
 from .anchors import ANCHORS, pareto_front
 
 
@@ -131,11 +131,11 @@ def _accuracy_figure(plt, pairs, many: bool):
 def _size_figure(plt, pairs, many: bool):
     sizes = {}  # one bar per model file, not per thread count
     for run, r in pairs:
-        sizes.setdefault(_label(run, r, many), r["size_bytes"] / 1000)
+        sizes.setdefault(_label(run, r, many), kb(r["size_bytes"]))
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(sizes) + 1.2))
     ax.barh(list(sizes), list(sizes.values()))
-    for i, kb in enumerate(sizes.values()):
-        ax.annotate(f"{kb:.0f} KB", (kb, i), fontsize=8, xytext=(3, -3), textcoords="offset points")
+    for i, size in enumerate(sizes.values()):
+        ax.annotate(f"{size:.0f} KB", (size, i), fontsize=8, xytext=(3, -3), textcoords="offset points")
     ax.set_xlabel("file size (KB)")
     ax.invert_yaxis()
     return fig

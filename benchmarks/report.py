@@ -12,7 +12,7 @@ from typing import Any
 
 from ..artifacts import atomic_write_files, ensure_writable_dir, json_text, read_json
 from ..errors import FashionEdgeError
-from ..render import html_image, html_page, html_table, markdown_table
+from ..render import html_image, html_page, html_table, kb, markdown_table
 from .anchors import ANCHORS, pareto_front
 from .schema import SCHEMA_NAME, SCHEMA_VERSION, SchemaError, runs_of, validate
 
@@ -69,7 +69,7 @@ def table_row(r: dict[str, Any]) -> list[str]:
         r["format"],
         f"{r['runtime']} {r['runtime_version']}",
         str(r["threads"]),
-        f"{r['size_bytes'] / 1000:.1f}",
+        f"{kb(r['size_bytes']):.1f}",
         f"{r['accuracy']:.4f}",
         f"{lat['p50']:.3f}",
         f"{lat['p90']:.3f}",
@@ -143,7 +143,7 @@ def pareto_rows(run: dict[str, Any], threads: int = 1) -> list[list[str]]:
             r["format"],
             f"{r['accuracy']:.4f}",
             f"{r['latency_ms']['p50']:.3f}",
-            f"{r['size_bytes'] / 1000:.1f}",
+            f"{kb(r['size_bytes']):.1f}",
             "yes" if i in front else "",
             "this run",
         ]

@@ -9,6 +9,7 @@ import click
 
 from ..edge.variants import CONVERTIBLE, VARIANTS
 from ..options import data_dir_option, out_dir_option, progress_bar, user_errors
+from ..render import kb
 from .calibration import DEFAULT_CALIBRATION_IMAGES, MIN_CALIBRATION_IMAGES
 from .converter import IO_TYPES
 
@@ -116,7 +117,7 @@ def convert_command(
     click.echo(f"{'variant':<10}  {'size KB':>8}  {'accuracy':>8}  {'agreement':>9}  {'drop pp':>7}  file")
     for r in results:
         click.echo(
-            f"{r.variant:<10}  {r.size_bytes / 1000:8.1f}  {r.test_accuracy:8.4f}  {r.agreement_with_float:9.4f}"
+            f"{r.variant:<10}  {kb(r.size_bytes):8.1f}  {r.test_accuracy:8.4f}  {r.agreement_with_float:9.4f}"
             f"  {r.accuracy_drop_pp:7.2f}  {r.model_path}"
         )
     for r in results:

@@ -22,7 +22,7 @@ from ..data import CLASS_NAMES, load_fashion_mnist
 from ..edge.evaluate import predict_scores
 from ..edge.registry import Model, find_models
 from ..errors import FashionEdgeError
-from ..render import figure_png, html_image, html_page, html_table, markdown_table
+from ..render import figure_png, html_image, html_page, html_table, kb, markdown_table
 
 # The shipped recipe's targets: int8 close to float, agreeing with it, and small.
 TARGETS = {"max_int8_drop_pp": 0.3, "min_int8_agreement": 0.993, "max_int8_size_bytes": 150_000}
@@ -369,7 +369,7 @@ def _sections(report: dict[str, Any]) -> list[Section]:
                     v["variant"],
                     v["scheme"],
                     v["input_dtype"],
-                    f"{v['size_bytes'] / 1000:.1f}",
+                    f"{kb(v['size_bytes']):.1f}",
                     _pct(v["test_accuracy"]),
                     "-" if v["agreement_with_float32"] is None else _pct(v["agreement_with_float32"]),
                 )
@@ -387,8 +387,8 @@ def _sections(report: dict[str, Any]) -> list[Section]:
                     f"drop {c['drop_pp']:.2f} pp (target <= {TARGETS['max_int8_drop_pp']}: "
                     f"{met[c['meets']['drop']]}); top-1 agreement "
                     f"{_pct(c['agreement'])}% (target >= {_pct(TARGETS['min_int8_agreement'])}%: "
-                    f"{met[c['meets']['agreement']]}); size {c['int8_size_bytes'] / 1000:.1f} KB "
-                    f"(target <= {TARGETS['max_int8_size_bytes'] // 1000} KB: {met[c['meets']['size']]})."
+                    f"{met[c['meets']['agreement']]}); size {kb(c['int8_size_bytes']):.1f} KB "
+                    f"(target <= {kb(TARGETS['max_int8_size_bytes']):.0f} KB: {met[c['meets']['size']]})."
                 ),
             )
         )
@@ -449,7 +449,7 @@ def _sections(report: dict[str, Any]) -> list[Section]:
                         r["variant"],
                         _pct(r["test_accuracy"]),
                         "-" if r["agreement_with_float32"] is None else _pct(r["agreement_with_float32"]),
-                        f"{r['size_bytes'] / 1000:.1f}",
+                        f"{kb(r['size_bytes']):.1f}",
                     )
                     for m, r in (("ptq", ptq), ("qat", qat))
                 ),
@@ -490,7 +490,7 @@ def _sections(report: dict[str, Any]) -> list[Section]:
                     (
                         len(s["float_layers"]),
                         ", ".join(s["float_ops"]) or "-",
-                        f"{s['size_bytes'] / 1000:.1f}",
+                        f"{kb(s['size_bytes']):.1f}",
                         _pct(s["test_accuracy"]),
                         _pct(s["agreement_with_float"]),
                     )

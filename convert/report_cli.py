@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..options import data_dir_option, out_dir_option, progress_bar, user_errors
+from ..render import kb
 from .report import DEFAULT_DEBUG_IMAGES, DEFAULT_DENYLIST_LAYERS
 
 
@@ -62,12 +63,12 @@ def report_command(
             progress_bar=progress_bar,
         )
     for v in report["variants"]:
-        click.echo(f"{v['variant']:<8} {v['size_bytes'] / 1000:7.1f} KB  accuracy {v['test_accuracy']:.4f}")
+        click.echo(f"{v['variant']:<8} {kb(v['size_bytes']):7.1f} KB  accuracy {v['test_accuracy']:.4f}")
     if "int8_vs_float32" in report:
         c = report["int8_vs_float32"]
         click.echo(
             f"int8 vs float32: drop {c['drop_pp']:.2f} pp, agreement {100 * c['agreement']:.2f}%, "
-            f"{c['int8_size_bytes'] / 1000:.1f} KB"
+            f"{kb(c['int8_size_bytes']):.1f} KB"
         )
     if "skipped" in report.get("per_layer", {}):
         click.echo(f"per-layer errors skipped: {report['per_layer']['skipped']}")

@@ -105,7 +105,7 @@ def calibrate(
     """The model-side threshold from held-out frames that do hold a garment: the `quantile` of their model scores
     (frames preprocessing already turns away are left out: the model-side check never sees them)."""
     if not 0.0 < quantile < 0.5:
-        raise FashionEdgeError(f"quantile {quantile}: choose a small fraction, e.g. 0.005")
+        raise FashionEdgeError(f"quantile {quantile}: choose a small fraction, e.g. {DEFAULT_QUANTILE}")
     scores = []
     frames = 0
     for frame in garment_frames:
