@@ -34,3 +34,39 @@ def test_empty_scenes_are_reported_as_nothing(fmnist, shipped_int8):
     rates = {c: results[c]["nothing_rate"] for c in EMPTY}
     assert np.mean(list(rates.values())) >= 0.93, rates
     assert min(rates.values()) >= 10 / 12, rates
+
+
+def test_the_gap_carries_its_interval_and_samples_pool():
+    from fashion_edge.benchmarks.photo_accuracy import conditions_table, gap_interval, pool
+
+    # 250 frames: 12 lost, 4 gained -> -3.2 pp; d = -1 x12, +1 x4, 0 x234: variance (16/250 - 0.032^2) * 250/249
+    one = {"frames": 250, "nothing_rate": 0.01, "dataset_accuracy": 0.94, "photo_accuracy": 0.908, "lost": 12,
+           "gained": 4}  # fmt: skip
+    gap, half = gap_interval(one)
+    assert gap == -3.2 and abs(half - 100 * 1.96 * np.sqrt((16 / 250 - 0.032**2) * 250 / 249 / 250)) < 1e-9
+    assert 2.9 < half < 3.2  # one 250-frame sample cannot tell -3.2 from -1 pp
+    other = {"frames": 250, "nothing_rate": 0.03, "dataset_accuracy": 0.92, "photo_accuracy": 0.916, "lost": 3,
+             "gained": 2}  # fmt: skip
+    empty = {"frames": 250, "nothing_rate": 0.96}
+    pooled = pool([{"shadow": one, "empty_dark": empty}, {"shadow": other, "empty_dark": {**empty, "nothing_rate": 1}}])
+    shadow = pooled["shadow"]
+    assert shadow["frames"] == 500 and (shadow["lost"], shadow["gained"]) == (15, 6)
+    assert abs(shadow["nothing_rate"] - 0.02) < 1e-12 and abs(pooled["empty_dark"]["nothing_rate"] - 0.98) < 1e-12
+    pooled_gap, pooled_half = gap_interval(shadow)
+    assert abs(pooled_gap - -1.8) < 1e-9 and pooled_half < half  # twice the frames: a narrower interval
+    table = conditions_table(pooled)
+    assert "| shadow | 500 |" in table and "-1.8 pp" in table and "≥ −3 pp ✓" in table
+    assert "≥ −3 pp ✗" in conditions_table({"shadow": one}) and "**98.0%**" in table
+
+
+def test_photo_accuracy_pools_several_samples(shipped_int8):
+    from click.testing import CliRunner
+
+    from fashion_edge.benchmarks.photo_accuracy import main
+
+    out = CliRunner().invoke(
+        main, ["--model", str(shipped_int8), "--per-class", "1", "--condition", "rotated", "--seed", "3", "--seed", "4"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "seed 3: rotated" in out.output and "seed 4: rotated" in out.output
+    assert "| rotated | 20 |" in out.output  # 10 frames from each sample, in one row
