@@ -31,6 +31,7 @@ __all__ = ["FRAME_H", "FRAME_W", "measure", "measure_conditions", "pool", "rende
 # Issue 10's targets: how far below the same images in dataset form (pp) a condition's rendered frames may score
 GAP_TARGETS_PP = {"photo": 2.0, "low_contrast": 5.0}
 DEFAULT_GAP_TARGET_PP = 3.0
+MIN_EMPTY_NOTHING = 0.95  # ... and the share of empty frames that must be reported as nothing in view
 
 
 def render_photo(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -96,12 +97,12 @@ def measure_conditions(
     """
     from ..edge.card import card_path, read_card
     from ..edge.classifier import Classifier
-    from ..edge.evaluate import predict_scores, top1_accuracy
+    from ..edge.evaluate import predict_scores
     from ..edge.nothing import classify_frame
 
     classifier = Classifier(model_path, num_threads=num_threads)
-    dataset_scores = predict_scores(model_path, read_card(card_path(model_path)), images)
-    dataset, dataset_right = top1_accuracy(dataset_scores, labels), np.argmax(dataset_scores, axis=1) == labels
+    dataset_right = np.argmax(predict_scores(model_path, read_card(card_path(model_path)), images), axis=1) == labels
+    dataset = float(np.mean(dataset_right))
     results: dict[str, dict[str, float]] = {}
     for condition in conditions or (*GARMENT_CONDITIONS, *EMPTY_CONDITIONS):
         empty = condition in EMPTY_CONDITIONS
@@ -155,7 +156,7 @@ def conditions_table(results: dict[str, dict[str, float]]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for name, row in results.items():
-        if "photo_accuracy" in row:
+        if _is_garment(row):
             gap, half = gap_interval(row)
             target = GAP_TARGETS_PP.get(name, DEFAULT_GAP_TARGET_PP)
             met = "✓" if gap >= -target else "✗"
@@ -165,7 +166,10 @@ def conditions_table(results: dict[str, dict[str, float]]) -> str:
                 f"| {row['nothing_rate']:.1%} (wrongly) |"
             )
         else:
-            lines.append(f"| {name} (no garment) | {row['frames']} | | | | ≥ 95% | **{row['nothing_rate']:.1%}** |")
+            lines.append(
+                f"| {name} (no garment) | {row['frames']} | | | | ≥ {MIN_EMPTY_NOTHING:.0%} "
+                f"| **{row['nothing_rate']:.1%}** |"
+            )
     return "\n".join(lines)
 
 
@@ -248,8 +252,12 @@ def main(
         click.echo(json.dumps(result["photo_preprocessing_only"], indent=2))
 
 
+def _is_garment(row: dict[str, float]) -> bool:
+    return "lost" in row  # a garment condition's row (an empty one has only frames and the nothing rate)
+
+
 def _gaps(results: dict[str, dict[str, float]]) -> list[str]:
-    return [f"{name} {gap_interval(row)[0]:+.1f}" for name, row in results.items() if "lost" in row]
+    return [f"{name} {gap_interval(row)[0]:+.1f}" for name, row in results.items() if _is_garment(row)]
 
 
 if __name__ == "__main__":
