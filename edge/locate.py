@@ -91,8 +91,8 @@ class Scene:
         x, y, w, h = candidate.box
         fh, fw = self.shape
         x0, y0 = max(0, int((x - margin) / self.factor)), max(0, int((y - margin) / self.factor))
-        x1 = min(fw, int(np.ceil((x + w + margin) / self.factor)))
-        y1 = min(fh, int(np.ceil((y + h + margin) / self.factor)))
+        x1 = min(fw, math.ceil((x + w + margin) / self.factor))
+        y1 = min(fh, math.ceil((y + h + margin) / self.factor))
         return x0, y0, x1, y1
 
     def background_over(self, box: tuple[int, int, int, int], h: int, w: int) -> np.ndarray:
@@ -167,15 +167,17 @@ def _cells(image: np.ndarray, cell: int) -> np.ndarray:
 class _FitGrid:
     """Every `stride`-th pixel of an h x w image: normalised coordinates (u, v), their quadratic terms, which lie in
     the border band (8% of the shorter side, at least one pixel), the least-squares fit on the band as one matrix
-    (coefficients = band_fit @ z: the robust fit's first step without a solve), and the points along each side in
-    order, corners left out (4 rows: top, bottom, left, right; the shorter sides padded with -1)."""
+    (coefficients = band_fit @ z: the robust fit's first step without a solve), and the pairs of adjacent points
+    along the sides, corners left out: `side_pairs` (2, pairs) their indices, `pair_side` (pairs, 4) which side
+    (top, bottom, left, right) each pair lies on."""
 
     u: np.ndarray
     v: np.ndarray
     design: np.ndarray
     band: np.ndarray
     band_fit: np.ndarray
-    sides: np.ndarray
+    side_pairs: np.ndarray
+    pair_side: np.ndarray
 
 
 @functools.lru_cache(maxsize=16)
@@ -191,13 +193,12 @@ def _fit_grid(h: int, w: int, stride: int = 1) -> _FitGrid:
     on_band = design * band[:, None]
     band_fit = np.linalg.solve(on_band.T @ on_band + _RIDGE[:6, :6], on_band.T)
     index = np.arange(ys.size).reshape(ys.shape)
-    top, bottom, left, right = index[0, 1:-1], index[-1, 1:-1], index[1:-1, 0], index[1:-1, -1]
-    sides = np.full((4, max(max(ys.shape) - 2, 0)), -1)
-    for row, side in zip(sides, (top, bottom, left, right), strict=True):
-        row[: len(side)] = side
-    for a in (u, v, design, band, band_fit, sides):
+    sides = (index[0, 1:-1], index[-1, 1:-1], index[1:-1, 0], index[1:-1, -1])  # top, bottom, left, right
+    side_pairs = np.concatenate([np.stack([side[:-1], side[1:]]) for side in sides], axis=1)
+    pair_side = np.repeat(np.eye(4, dtype=bool), [max(len(side) - 1, 0) for side in sides], axis=0)
+    for a in (u, v, design, band, band_fit, side_pairs, pair_side):
         a.flags.writeable = False
-    return _FitGrid(u, v, design, band, band_fit, sides)
+    return _FitGrid(u, v, design, band, band_fit, side_pairs, pair_side)
 
 
 @functools.lru_cache(maxsize=64)
@@ -237,7 +238,7 @@ class Lighting:
 
     def _log_quadratic(self, u_powers: np.ndarray, v_powers: np.ndarray) -> np.ndarray:
         """The quadratic at columns and rows given as `_powers` (float32): [1 v v^2] C [1 u u^2]^T, two products."""
-        c0, c1, c2, c3, c4, c5 = self.coef
+        c0, c1, c2, c3, c4, c5 = self.coef.tolist()
         c = np.array([[c0, c1, c3], [c2, c4, 0.0], [c5, 0.0, 0.0]], np.float32)
         return v_powers @ c @ u_powers.T
 
@@ -298,6 +299,7 @@ def _solve_robust(
     MAD sigmas) of the last fit, then on every such point; `fits` fits in all. The coefficients and residuals.
     `band_fit` (see _FitGrid), when given, makes the first fit one product."""
     k = a_all.shape[1]
+    ridge = _RIDGE[:k, :k]
     az = np.concatenate([a_all, z_all[:, None]], axis=1)  # the chosen rows' one product: both sides of the normal eqs
     use = band
     coef, residual = np.zeros(k), z_all
@@ -309,7 +311,7 @@ def _solve_robust(
             if len(chosen) < 12:  # everything is "object": keep the last good fit
                 break
             gram = (chosen.T @ chosen).astype(np.float64, copy=False)  # (the solve in 64 bits)
-            coef = cv2.solve(gram[:k, :k] + _RIDGE[:k, :k], gram[:k, k:], flags=cv2.DECOMP_CHOLESKY)[1][:, 0]
+            coef = cv2.solve(gram[:k, :k] + ridge, gram[:k, k:], flags=cv2.DECOMP_CHOLESKY)[1][:, 0]
         residual = z_all - a_all @ coef
         if fit < fits - 1:  # the points within the noise of this fit, for the next
             deviation = np.abs(residual)
@@ -335,7 +337,7 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     grid = _fit_grid(*cells.shape)
     z = cv2.log(cv2.max(cells, 1.0)).ravel()
     coef, residual = _solve_robust(grid.design, z, grid.band, 3, grid.band_fit)
-    if _sides_missed(residual, grid.sides) < SHADOW_SIDES:
+    if _sides_missed(residual, grid) < SHADOW_SIDES:
         return Lighting(coef, _NO_LINES, _NO_STEPS, softness)
     lines = shadow_lines(work)
     if not len(lines):
@@ -360,14 +362,13 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     return Lighting(coef[:6], lines, coef[6:], softness)
 
 
-def _sides_missed(residual: np.ndarray, sides: np.ndarray) -> int:
-    """On how many sides (rows of `sides`, see _FitGrid) the fit misses two adjacent cells the same way (both
-    brighter or both darker by SHADOW_EVIDENCE steps): where a shadow edge would cross the border."""
-    on_sides = np.append(residual, 0.0)[sides]  # (the padding's -1 picks the appended 0: never a miss)
+def _sides_missed(residual: np.ndarray, grid: _FitGrid) -> int:
+    """On how many sides of `grid` the fit misses two adjacent cells the same way (both brighter or both darker by
+    SHADOW_EVIDENCE steps): where a shadow edge would cross the border."""
+    ends = residual[grid.side_pairs]  # (2, pairs)
     far = SHADOW_EVIDENCE * MIN_SHADOW_STEP
-    above, below = on_sides > far, on_sides < -far
-    both = (above[:, :-1] & above[:, 1:]) | (below[:, :-1] & below[:, 1:])
-    return int(np.count_nonzero(both.any(axis=1)))
+    missed = (ends.min(axis=0) > far) | (ends.max(axis=0) < -far)  # both above, or both below
+    return int(np.count_nonzero(missed @ grid.pair_side))  # (a boolean product: any pair on each side)
 
 
 def noise_level(darker: np.ndarray) -> float:
@@ -449,8 +450,8 @@ def _mirror_iou(mask: np.ndarray, moments: dict[str, float], degrees: float) -> 
     rot[0, 2] += side / 2 - cx  # the centroid to the centre of a canvas that holds any rotation
     rot[1, 2] += side / 2 - cy
     turned = cv2.warpAffine(mask, rot, (side, side), flags=cv2.INTER_NEAREST)
-    mirror = cv2.flip(turned, 1)
-    return cv2.countNonZero(turned & mirror) / max(cv2.countNonZero(turned | mirror), 1)
+    both = cv2.countNonZero(turned & cv2.flip(turned, 1))
+    return both / max(2 * cv2.countNonZero(turned) - both, 1)  # (the mirror image has as many pixels)
 
 
 def _odd_moments(c: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -468,16 +469,23 @@ _ODD_MOMENTS = _odd_moments(_COS, _SIN)
 
 def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
     """Blobs of ink above `threshold`, each grown by the sizeable blobs near it; the largest box first."""
-    mask = cv2.morphologyEx((ink_map > threshold).view(np.uint8), cv2.MORPH_CLOSE, _KERNEL3)
+    above = (ink_map > threshold).view(np.uint8)
+    x, y, w, h = cv2.boundingRect(above)
+    if not w:
+        return []
+    # closed and labelled only around the ink (a quarter of the view, typically), 2 pixels wider (the closing cannot
+    # reach further) from even coordinates (Grana's 2x2 blocks stay aligned): the same blobs, numbered the same
+    origin = max(0, x - 2) & -2, max(0, y - 2) & -2
+    mask = cv2.morphologyEx(above[origin[1] : y + h + 2, origin[0] : x + w + 2], cv2.MORPH_CLOSE, _KERNEL3)
     # (Grana's algorithm: the same labels as the default, with the statistics about 3x faster here)
     count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
     if count <= 1:
         return []
     # (area, label, x0, y0, x1, y1) of the sizeable blobs, largest first: few, so plain Python is quickest
     blobs = [(a, i, x, y, x + w, y + h) for i, (x, y, w, h, a) in enumerate(stats.tolist()) if i]
-    least = max(4, 0.02 * max(blob[0] for blob in blobs))  # specks never seed nor join an object
+    least = max(4, 0.02 * max(blobs)[0])  # specks never seed nor join an object
     free = sorted((blob for blob in blobs if blob[0] >= least), reverse=True)
-    gap = GROW_GAP * max(mask.shape)
+    gap = GROW_GAP * max(ink_map.shape)
     candidates: list[Candidate] = []
     first_area = free[0][0] if free else 0
     while free and len(candidates) < MAX_CANDIDATES:
@@ -489,16 +497,17 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
         while grown:  # add every free blob within `gap` of a member's pixels, until none is left to add
             near = [b for b in free if b[2] - gap <= box[2] and b[4] + gap >= box[0] and b[3] - gap <= box[3]
                     and b[5] + gap >= box[1]]  # fmt: skip
-            is_member = np.zeros(count, bool)  # a lookup by label (no set, no sort)
-            is_member[[m[1] for m in members]] = True
-            near = [b for b in near if _near_members(labels, b, is_member, gap)]
+            if near:  # near by their boxes: are they near a member's pixels?
+                is_member = np.zeros(count, bool)  # a lookup by label (no set, no sort)
+                is_member[[m[1] for m in members]] = True
+                near = [b for b in near if _near_members(labels, b, is_member, gap)]
             grown = bool(near)
             for b in near:
                 free.remove(b)
                 box = [min(box[0], b[2]), min(box[1], b[3]), max(box[2], b[4]), max(box[3], b[5])]
             members += near
         area = sum(b[0] for b in members)
-        candidates.append(_candidate(ink_map, labels, box, [b[1] for b in members], count, area))
+        candidates.append(_candidate(ink_map, labels, origin, box, [b[1] for b in members], count, area))
     # the garment is the object with the largest extent: a phone or a mug beside it is smaller, if darker
     return sorted(candidates, key=lambda c: c.box[2] * c.box[3], reverse=True)
 
@@ -515,10 +524,18 @@ def _near_members(labels: np.ndarray, blob: tuple[int, ...], is_member: np.ndarr
 
 
 def _candidate(
-    ink_map: np.ndarray, labels: np.ndarray, box: list[int], members: list[int], count: int, area: int
+    ink_map: np.ndarray,
+    labels: np.ndarray,
+    origin: tuple[int, int],
+    box: list[int],
+    members: list[int],
+    count: int,
+    area: int,
 ) -> Candidate:
-    """The Candidate made of blobs `members` (labels, `area` pixels in all) within `box` (x0, y0, x1, y1)."""
+    """The Candidate made of blobs `members` (`labels`, `area` pixels in all) within `box` (x0, y0, x1, y1), both
+    from `origin` (x, y) of `ink_map`."""
     x0, y0, x1, y1 = box
+    ox, oy = origin
     if len(members) == 1:
         region = labels[y0:y1, x0:x1] == members[0]
     else:
@@ -526,10 +543,11 @@ def _candidate(
         is_member[members] = True
         region = is_member[labels[y0:y1, x0:x1]]
     mask = region.view(np.uint8)
-    mean, sd = (float(m[0, 0]) for m in cv2.meanStdDev(ink_map[y0:y1, x0:x1], mask=mask))
+    mean, sd = (float(m[0, 0]) for m in cv2.meanStdDev(ink_map[oy + y0 : oy + y1, ox + x0 : ox + x1], mask=mask))
     angle = _upright_angle(mask)
     # mass = sum of ink = mean * area; contrast = sum of ink^2 / mass = (sd^2 + mean^2) / mean
-    return Candidate((x0, y0, x1 - x0, y1 - y0), mean * area, (sd * sd + mean * mean) / max(mean, 1e-9), angle)
+    contrast = (sd * sd + mean * mean) / max(mean, 1e-9)
+    return Candidate((ox + x0, oy + y0, x1 - x0, y1 - y0), mean * area, contrast, angle)
 
 
 def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:

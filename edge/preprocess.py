@@ -55,6 +55,9 @@ class PreprocessConfig:
             raise FashionEdgeError(f"--invert {self.invert!r}: choose one of {', '.join(INVERT_MODES)}")
 
 
+DEFAULT_CONFIG = PreprocessConfig()
+
+
 def parse_roi(text: str) -> tuple[int, int, int, int]:
     """'x,y,w,h' in pixels -> a tuple; FashionEdgeError on anything else."""
     try:
@@ -185,7 +188,7 @@ def sharpen(image: np.ndarray, amount: float = SHARPEN_AMOUNT, sigma: float = 1.
 
 def preprocess(frame: np.ndarray, config: PreprocessConfig | None = None) -> Preprocessed:
     """A BGR (or gray) uint8 frame of any size -> Preprocessed: the model input(s), their boxes, nothing evidence."""
-    config = config or PreprocessConfig()
+    config = config or DEFAULT_CONFIG
     frame = crop_roi(np.asarray(frame), config.roi)
     if frame.size == 0:
         raise FashionEdgeError("empty image (0 pixels)")

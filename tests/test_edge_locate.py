@@ -16,6 +16,7 @@ from fashion_edge.edge.locate import (
     _upright_angle,
     analyse,
     downscale,
+    find_candidates,
     fit_lighting,
 )
 
@@ -62,7 +63,21 @@ def test_shadow_evidence_is_two_adjacent_border_cells_missed_the_same_way(misses
     residual = np.zeros((15, 20))
     for cell, sign in misses.items():
         residual[cell] = sign * MIN_SHADOW_STEP
-    assert _sides_missed(residual.ravel(), _fit_grid(15, 20).sides) == sides
+    assert _sides_missed(residual.ravel(), _fit_grid(15, 20)) == sides
+
+
+@pytest.mark.parametrize(("x", "y"), [(0, 0), (37, 51), (131, 97), (3, 95), (127, 3)])
+def test_candidates_are_found_in_view_coordinates_wherever_the_ink_lies(x, y):
+    # (the blobs are labelled in a window around the ink: its offset must not leak into the boxes or the statistics)
+    ink_map = np.zeros((120, 160), np.float32)
+    ink_map[y : y + 23, x : x + 29] = 0.8
+    bx, by = (140, 100) if x < 80 else (4, 100 if y < 60 else 5)
+    ink_map[by : by + 12, bx : bx + 15] = 0.5
+    first, second = find_candidates(ink_map, 0.1)
+    assert first.box == (x, y, 29, 23) and second.box == (bx, by, 15, 12)
+    assert first.mass == pytest.approx(0.8 * 23 * 29) and first.contrast == pytest.approx(0.8)
+    assert second.mass == pytest.approx(0.5 * 12 * 15) and first.angle == second.angle == 0.0
+    assert find_candidates(np.zeros((120, 160), np.float32), 0.1) == []
 
 
 def test_a_cast_shadow_is_modelled_as_a_step_and_divided_out():
