@@ -113,12 +113,13 @@ def shrink(image: np.ndarray, side: int) -> np.ndarray:
     """`image` with its longest side at most `side`, close to area averaging at a fraction of its cost: halved while
     at least twice too big (linear interpolation at exactly half of an even-sided image: a 2x2 mean; an odd side
     would make the step 2.00x and alias), then resized linearly."""
-    while max(image.shape[:2]) >= 2 * side and min(image.shape[:2]) >= 2:
-        even = image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2]
-        image = cv2.resize(even, (even.shape[1] // 2, even.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
-    scale = side / max(image.shape[:2])
+    h, w = image.shape[:2]
+    while max(h, w) >= 2 * side and min(h, w) >= 2:
+        h, w = h // 2, w // 2
+        image = cv2.resize(image[: 2 * h, : 2 * w], (w, h), interpolation=cv2.INTER_LINEAR)
+    scale = side / max(h, w)
     if scale < 1.0:
-        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
     return image
 
@@ -310,7 +311,9 @@ def _solve_robust(
             chosen = az[use]
             if len(chosen) < 12:  # everything is "object": keep the last good fit
                 break
-            gram = (chosen.T @ chosen).astype(np.float64, copy=False)  # (the solve in 64 bits)
+            gram = chosen.T @ chosen
+            if gram.dtype != np.float64:  # (the solve in 64 bits)
+                gram = gram.astype(np.float64)
             coef = cv2.solve(gram[:k, :k] + ridge, gram[:k, k:], flags=cv2.DECOMP_CHOLESKY)[1][:, 0]
         residual = z_all - a_all @ coef
         if fit < fits - 1:  # the points within the noise of this fit, for the next
@@ -562,10 +565,10 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     noise = noise_level(darker)
     dark_object = invert == "on" if invert != "auto" else _darker(darker, max(4.0 * noise, 0.03))
     ink_map = cv2.max(darker, 0.0) if dark_object else ink(work, background, dark_object)
-    u, v = _cell_powers(w)[:, 1], _cell_powers(h)[:, 1]  # the normalised coordinates of columns and rows
     for (a, b, c), step in zip(lighting.lines.tolist(), lighting.steps.tolist(), strict=True):
-        if step:
-            _bridge_edge(ink_map, a * u[None, :] + b * v[:, None] - c, a, b)
+        if step:  # (u, v: the normalised coordinates of columns and rows)
+            u, v = _cell_powers(w)[None, :, 1], _cell_powers(h)[:, 1, None]
+            _bridge_edge(ink_map, a * u + b * v - c, a, b)
     if not dark_object:  # ink of a light object is relative to the headroom above the background
         level = _median(background[::4, ::4].ravel())
         noise = noise * level / max(255.0 - level, 1.0)
