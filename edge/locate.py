@@ -28,6 +28,8 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+# (OpenCV calls on the per-frame path take their arguments by position: parsing keywords costs ~1 us a call, and a
+# frame makes ~30 such calls)
 WORK_SIDE = 160  # the working copy's longest side
 MIN_INK = 0.05  # Fashion-MNIST trimmed edges within 5% of the background colour; the same floor here
 NOISE_FLOOR = 4.0  # ink must exceed this many noise sigmas
@@ -106,7 +108,7 @@ class Scene:
             return cv2.max(self.lighting.over(h, w, box_uv), 1.0)
         wx0, wy0 = int(x0 * self.factor + 0.5), int(y0 * self.factor + 0.5)
         wx1, wy1 = max(wx0 + 1, int(x1 * self.factor + 0.5)), max(wy0 + 1, int(y1 * self.factor + 0.5))
-        return cv2.resize(self.background[wy0:wy1, wx0:wx1], (w, h), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(self.background[wy0:wy1, wx0:wx1], (w, h), None, 0, 0, cv2.INTER_LINEAR)
 
 
 def shrink(image: np.ndarray, side: int) -> np.ndarray:
@@ -116,11 +118,11 @@ def shrink(image: np.ndarray, side: int) -> np.ndarray:
     h, w = image.shape[:2]
     while max(h, w) >= 2 * side and min(h, w) >= 2:
         h, w = h // 2, w // 2
-        image = cv2.resize(image[: 2 * h, : 2 * w], (w, h), interpolation=cv2.INTER_LINEAR)
+        image = cv2.resize(image[: 2 * h, : 2 * w], (w, h), None, 0, 0, cv2.INTER_LINEAR)
     scale = side / max(h, w)
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+        image = cv2.resize(image, size, None, 0, 0, cv2.INTER_LINEAR)
     return image
 
 
@@ -161,7 +163,7 @@ def _cells(image: np.ndarray, cell: int) -> np.ndarray:
     """Means of about `cell` x `cell` pixels (area averaging), at least 3 a side."""
     h, w = image.shape
     size = (max(3, round(w / cell)), max(3, round(h / cell)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size, None, 0, 0, cv2.INTER_AREA)
 
 
 @dataclass(frozen=True)
@@ -314,7 +316,7 @@ def _solve_robust(
             gram = chosen.T @ chosen
             if gram.dtype != np.float64:  # (the solve in 64 bits)
                 gram = gram.astype(np.float64)
-            coef = cv2.solve(gram[:k, :k] + ridge, gram[:k, k:], flags=cv2.DECOMP_CHOLESKY)[1][:, 0]
+            coef = cv2.solve(gram[:k, :k] + ridge, gram[:k, k:], None, cv2.DECOMP_CHOLESKY)[1][:, 0]
         residual = z_all - a_all @ coef
         if fit < fits - 1:  # the points within the noise of this fit, for the next
             deviation = np.abs(residual)
@@ -384,7 +386,7 @@ def noise_level(darker: np.ndarray) -> float:
 
 def darkness(gray: np.ndarray, background: np.ndarray) -> np.ndarray:
     """1 - pixel / background (float32; `background` float32, at least 1): at most 1, 0 on the background."""
-    return 1.0 - cv2.divide(gray, background, dtype=cv2.CV_32F)
+    return 1.0 - cv2.divide(gray, background, None, 1.0, cv2.CV_32F)
 
 
 def ink(gray: np.ndarray, background: np.ndarray, dark_object: bool) -> np.ndarray:
@@ -410,10 +412,10 @@ def _upright_angle(mask: np.ndarray) -> float:
     that axis is made vertical (T-shirts: 6 degrees off by their tightest box, 1.4 by their axis); one about as
     symmetric as it stands (UPRIGHT_IOU) stays as it is. Shoes are not: theirs is the angle of the tightest bounding
     box, 0 unless it is clearly (UPRIGHT_GAIN, and by more than a pixel a side) smaller than the unrotated one."""
-    moments = cv2.moments(mask, binaryImage=True)
+    moments = cv2.moments(mask, True)  # (binary image)
     if moments["m00"] < 5:
         return 0.0
-    axis = float(_UPRIGHT_DEGREES[np.argmin(_asymmetry(moments))])
+    axis = float(_UPRIGHT_DEGREES[_asymmetry(moments).argmin()])
     iou = _mirror_iou(mask, moments, axis)
     if iou >= SYMMETRY_IOU:
         return axis
@@ -424,7 +426,7 @@ def _upright_angle(mask: np.ndarray) -> float:
     turned = (_UPRIGHT_ROTATIONS @ hull).reshape(2, len(_UPRIGHT_DEGREES), -1)  # (x' or y', rotation, point)
     sides = turned.max(axis=2) - turned.min(axis=2)
     area = sides[0] * sides[1]
-    best = int(np.argmin(area))
+    best = int(area.argmin())
     gain = min(UPRIGHT_GAIN, 1.0 - 1.0 / mask.shape[0] - 1.0 / mask.shape[1])  # a pixel a side is no gain
     return float(_UPRIGHT_DEGREES[best]) if area[best] < gain * area[len(area) // 2] else 0.0
 
@@ -452,7 +454,7 @@ def _mirror_iou(mask: np.ndarray, moments: dict[str, float], degrees: float) -> 
     rot = cv2.getRotationMatrix2D((cx, cy), degrees, 1.0)
     rot[0, 2] += side / 2 - cx  # the centroid to the centre of a canvas that holds any rotation
     rot[1, 2] += side / 2 - cy
-    turned = cv2.warpAffine(mask, rot, (side, side), flags=cv2.INTER_NEAREST)
+    turned = cv2.warpAffine(mask, rot, (side, side), None, cv2.INTER_NEAREST)
     both = cv2.countNonZero(turned & cv2.flip(turned, 1))
     return both / max(2 * cv2.countNonZero(turned) - both, 1)  # (the mirror image has as many pixels)
 
@@ -546,7 +548,7 @@ def _candidate(
         is_member[members] = True
         region = is_member[labels[y0:y1, x0:x1]]
     mask = region.view(np.uint8)
-    mean, sd = (float(m[0, 0]) for m in cv2.meanStdDev(ink_map[oy + y0 : oy + y1, ox + x0 : ox + x1], mask=mask))
+    mean, sd = (float(m[0, 0]) for m in cv2.meanStdDev(ink_map[oy + y0 : oy + y1, ox + x0 : ox + x1], None, None, mask))
     angle = _upright_angle(mask)
     # mass = sum of ink = mean * area; contrast = sum of ink^2 / mass = (sd^2 + mean^2) / mean
     contrast = (sd * sd + mean * mean) / max(mean, 1e-9)

@@ -101,10 +101,10 @@ def fit_to_square(image: np.ndarray, size: int = MODEL_SIZE) -> np.ndarray:
     scale = size / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    resized = cv2.resize(image, (new_w, new_h), None, 0, 0, interpolation)
     top, left = (size - new_h) // 2, (size - new_w) // 2
     bottom, right = size - new_h - top, size - new_w - left
-    return cv2.copyMakeBorder(resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
+    return cv2.copyMakeBorder(resized, top, bottom, left, right, cv2.BORDER_CONSTANT, None, 0)
 
 
 def _border(gray: np.ndarray, frac: float = 0.08) -> np.ndarray:
@@ -150,11 +150,13 @@ def _crop_input(gray: np.ndarray, scene: Scene, candidate: Candidate) -> tuple[n
     object_ink = ink(region, scene.background_over((x0, y0, x1, y1), ch, cw), scene.dark_object)
     if candidate.angle:
         rot = cv2.getRotationMatrix2D((cw / 2, ch / 2), candidate.angle, 1.0)
-        object_ink = cv2.warpAffine(object_ink, rot, (cw, ch), flags=cv2.INTER_LINEAR, borderValue=0.0)
+        object_ink = cv2.warpAffine(object_ink, rot, (cw, ch), None, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT, 0.0)
     floor = max(MIN_INK, NOISE_FLOOR * scene.noise)
     x, y, w, h = cv2.boundingRect((cv2.GaussianBlur(object_ink, (3, 3), 0) > floor).view(np.uint8))  # trim
     square = fit_to_square(object_ink[y : y + h, x : x + w] if w and h else object_ink)
-    peak = float(np.partition(square.ravel(), -3)[-3])  # Fashion-MNIST images reach full white: stretch the ink to it
+    flat = square.flatten()  # (a copy: partitioned in place)
+    flat.partition(flat.size - 3)
+    peak = float(flat[-3])  # Fashion-MNIST images reach full white: stretch the ink to it
     return sharpen(square, scale=255.0 / max(peak, floor, 1e-3)), (x0, y0, x1 - x0, y1 - y0)
 
 
@@ -183,7 +185,7 @@ def sharpen(image: np.ndarray, amount: float = SHARPEN_AMOUNT, sigma: float = 1.
     """
     f = image.astype(np.float32, copy=False)
     blurred = cv2.GaussianBlur(f, (0, 0), sigma)
-    return cv2.addWeighted(f, (1.0 + amount) * scale, blurred, -amount * scale, 0.0, dtype=cv2.CV_8U)
+    return cv2.addWeighted(f, (1.0 + amount) * scale, blurred, -amount * scale, 0.0, None, cv2.CV_8U)
 
 
 def preprocess(frame: np.ndarray, config: PreprocessConfig | None = None) -> Preprocessed:
