@@ -486,7 +486,7 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
     count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
     if count <= 1:
         return []
-    # (area, label, x0, y0, x1, y1) of the sizeable blobs, largest first: few, so plain Python is quickest
+    # (area, label, x0, y0, x1, y1) of the blobs, in the window's coordinates: few, so plain Python is quickest
     blobs = [(a, i, x, y, x + w, y + h) for i, (x, y, w, h, a) in enumerate(stats.tolist()) if i]
     least = max(4, 0.02 * max(blobs)[0])  # specks never seed nor join an object
     free = sorted((blob for blob in blobs if blob[0] >= least), reverse=True)
