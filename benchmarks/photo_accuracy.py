@@ -97,11 +97,11 @@ def measure_conditions(
     """
     from ..edge.card import card_path, read_card
     from ..edge.classifier import Classifier
-    from ..edge.evaluate import predict_scores
+    from ..edge.evaluate import predict_scores, top1_correct
     from ..edge.nothing import classify_frame
 
     classifier = Classifier(model_path, num_threads=num_threads)
-    dataset_right = np.argmax(predict_scores(model_path, read_card(card_path(model_path)), images), axis=1) == labels
+    dataset_right = top1_correct(predict_scores(model_path, read_card(card_path(model_path)), images), labels)
     dataset = float(np.mean(dataset_right))
     results: dict[str, dict[str, float]] = {}
     for condition in conditions or (*GARMENT_CONDITIONS, *EMPTY_CONDITIONS):

@@ -70,6 +70,11 @@ def predict_scores(
     return batch_scores(np.concatenate(raw), card["output"])
 
 
+def top1_correct(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per row: whether its highest score is the label."""
+    return np.argmax(scores, axis=1) == np.asarray(labels)
+
+
 def top1_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of rows whose highest score is the label."""
-    return float(np.mean(np.argmax(scores, axis=1) == np.asarray(labels))) if len(labels) else float("nan")
+    return float(np.mean(top1_correct(scores, labels))) if len(labels) else float("nan")

@@ -313,9 +313,7 @@ def _solve_robust(
             chosen = az[use]
             if len(chosen) < 12:  # everything is "object": keep the last good fit
                 break
-            gram = chosen.T @ chosen
-            if gram.dtype != np.float64:  # (the solve in 64 bits)
-                gram = gram.astype(np.float64)
+            gram = (chosen.T @ chosen).astype(np.float64, copy=False)  # (the solve in 64 bits)
             coef = cv2.solve(gram[:k, :k] + ridge, gram[:k, k:], None, cv2.DECOMP_CHOLESKY)[1][:, 0]
         residual = z_all - a_all @ coef
         if fit < fits - 1:  # the points within the noise of this fit, for the next
@@ -475,13 +473,14 @@ _ODD_MOMENTS = _odd_moments(_COS, _SIN)
 def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
     """Blobs of ink above `threshold`, each grown by the sizeable blobs near it; the largest box first."""
     above = (ink_map > threshold).view(np.uint8)
-    x, y, w, h = cv2.boundingRect(above)
-    if not w:
+    ink_x, ink_y, ink_w, ink_h = cv2.boundingRect(above)
+    if not ink_w:
         return []
     # closed and labelled only around the ink (a quarter of the view, typically), 2 pixels wider (the closing cannot
     # reach further) from even coordinates (Grana's 2x2 blocks stay aligned): the same blobs, numbered the same
-    origin = max(0, x - 2) & -2, max(0, y - 2) & -2
-    mask = cv2.morphologyEx(above[origin[1] : y + h + 2, origin[0] : x + w + 2], cv2.MORPH_CLOSE, _KERNEL3)
+    origin = max(0, ink_x - 2) & -2, max(0, ink_y - 2) & -2
+    window = above[origin[1] : ink_y + ink_h + 2, origin[0] : ink_x + ink_w + 2]
+    mask = cv2.morphologyEx(window, cv2.MORPH_CLOSE, _KERNEL3)
     # (Grana's algorithm: the same labels as the default, with the statistics about 3x faster here)
     count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
     if count <= 1:
