@@ -149,18 +149,25 @@ def video_throughput(model_path: Path, video: Path) -> dict[str, Any]:
     }
 
 
-def preprocessing_cost(video: Path, passes: int) -> dict[str, Any]:
-    """CPU milliseconds per frame that `preprocess` takes over the first COST_FRAMES frames of `video` (decoded
-    first), pass by pass, at one OpenCV thread: the best and the median pass."""
+def decoded_frames(video: Path, count: int = COST_FRAMES) -> list[Any]:
+    """The first `count` frames of `video`, decoded (BGR uint8 arrays), and OpenCV set to one thread."""
     import cv2
 
-    from ..edge.preprocess import preprocess
     from ..edge.sources import VideoFile
 
     cv2.setNumThreads(1)
     source = VideoFile(str(video))
-    frames = [frame.image for frame in itertools.islice(source.frames(), COST_FRAMES)]
+    frames = [frame.image for frame in itertools.islice(source.frames(), count)]
     source.close()
+    return frames
+
+
+def preprocessing_cost(video: Path, passes: int) -> dict[str, Any]:
+    """CPU milliseconds per frame that `preprocess` takes over the first COST_FRAMES frames of `video` (decoded
+    first), pass by pass, at one OpenCV thread: the best and the median pass."""
+    from ..edge.preprocess import preprocess
+
+    frames = decoded_frames(video)
     per_frame = []
     for _ in range(passes):
         started = time.process_time()
