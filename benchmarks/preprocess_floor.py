@@ -5,7 +5,9 @@ frames (decoded first, one OpenCV thread) against:
 2. the pipeline with one stage replaced by its own results, recorded on the same frames and replayed in order (the
    outputs stay identical): that stage's share. The gray conversion's share: the frames given already gray;
 3. a skeleton of the same steps in ~30 OpenCV calls without their robustness (`skeleton`; no accuracy claimed):
-   what the pixels and the calls no design can skip cost.
+   what the pixels and the calls no design can skip cost;
+
+and counts the OpenCV and numpy calls the pipeline's own code makes a frame (what most of its time goes to).
 
 All variants interleaved pass by pass in one process, the order rotated each pass; the figure is the median ratio of
 a variant's pass to the full pipeline's pass beside it. On a shared VM the speed moves minute to minute by more than
@@ -17,13 +19,15 @@ these differences, and a ratio within one pass does not.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import BuiltinFunctionType, ModuleType
 from typing import Any
 from unittest import mock
 
@@ -100,6 +104,37 @@ def variants(frames: list[np.ndarray]) -> dict[str, Callable[[], Any]]:
     return runs
 
 
+def library_calls(frames: list[np.ndarray]) -> dict[str, float]:
+    """OpenCV and numpy calls (functions and methods; numpy's operators are not calls) that this package's own code
+    makes per frame in `preprocess`, counted with sys.setprofile."""
+    opencv = {id(f) for f in vars(cv2).values() if isinstance(f, BuiltinFunctionType)}
+    package = os.path.realpath(Path(__file__).parents[1]) + os.sep
+    ours: dict[Any, bool] = {}  # code object -> whether it is this package's
+    counts: Counter[str] = Counter()
+
+    def count(frame: Any, event: str, arg: Any) -> None:
+        if event != "c_call":
+            return
+        code = frame.f_code
+        if code not in ours:
+            ours[code] = os.path.realpath(code.co_filename).startswith(package)
+        owner = getattr(arg, "__self__", None)
+        if not ours[code]:
+            return
+        if id(arg) in opencv:
+            counts["opencv"] += 1
+        elif isinstance(owner, np.ndarray | np.ufunc) or getattr(owner, "__name__", "").startswith("numpy"):
+            counts["numpy"] += 1
+
+    sys.setprofile(count)
+    try:
+        for frame in frames:
+            preprocess.preprocess(frame)
+    finally:
+        sys.setprofile(None)
+    return {kind: counts[kind] / len(frames) for kind in ("opencv", "numpy")}
+
+
 def interleaved(runs: dict[str, Callable[[], Any]], passes: int, frames: int) -> dict[str, list[float]]:
     """CPU milliseconds per frame of each run, pass by pass, the order rotated each pass."""
     names, times = list(runs), {name: [] for name in runs}
@@ -132,12 +167,13 @@ def main(frames: int, passes: int, json_out: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="preprocess_floor_") as tmp:
         _, video = make_inputs(Path(tmp), frames)
         images = decoded_frames(video, frames)
-    results = measure(images, passes)
+    results, calls = measure(images, passes), library_calls(images)
     click.echo(f"{len(images)} frames of 640x480, {passes} passes, CPU time at 1 OpenCV thread:")
     for name, r in results.items():
         click.echo(f"  {name:26s} best pass {r['best_ms']:.3f} ms  {r['median_ratio']:.3f}x the pipeline")
+    click.echo(f"the pipeline's own calls a frame: {calls['opencv']:.1f} OpenCV, {calls['numpy']:.1f} numpy")
     if json_out:
-        atomic_write_json(json_out, {"frames": len(images), "passes": passes, "variants": results})
+        atomic_write_json(json_out, {"frames": len(images), "passes": passes, "variants": results, "calls": calls})
 
 
 if __name__ == "__main__":
