@@ -118,9 +118,9 @@ def library_calls(frames: list[np.ndarray]) -> dict[str, float]:
         code = frame.f_code
         if code not in ours:
             ours[code] = os.path.realpath(code.co_filename).startswith(package)
-        owner = getattr(arg, "__self__", None)
         if not ours[code]:
             return
+        owner = getattr(arg, "__self__", None)
         if id(arg) in opencv:
             counts["opencv"] += 1
         elif isinstance(owner, np.ndarray | np.ufunc) or getattr(owner, "__name__", "").startswith("numpy"):
