@@ -165,6 +165,7 @@ def decoded_frames(video: Path, count: int = COST_FRAMES) -> list[Any]:
 def preprocessing_cost(video: Path, passes: int) -> dict[str, Any]:
     """CPU milliseconds per frame that `preprocess` takes over the first COST_FRAMES frames of `video` (decoded
     first), pass by pass, at one OpenCV thread: the best and the median pass."""
+    from ..edge import locate
     from ..edge.preprocess import preprocess
 
     frames = decoded_frames(video)
@@ -176,6 +177,7 @@ def preprocessing_cost(video: Path, passes: int) -> dict[str, Any]:
         per_frame.append(1000 * (time.process_time() - started) / len(frames))
     return {
         "frames": len(frames),
+        "kernels": locate._kernels is not None,  # the compiled preprocessing kernels, or the numpy reference
         "passes_ms": per_frame,
         "best_ms": min(per_frame),
         "median_ms": statistics.median(per_frame),
@@ -273,7 +275,8 @@ def main(
     click.echo(
         f"preprocessing cost, CPU time per frame over {cost['frames']} frames, {passes} passes: best pass "
         f"{cost['best_ms']:.2f} ms (target <= {TARGET_PREPROCESS_MS} ms: "
-        f"{'ok' if cost['best_ms'] <= TARGET_PREPROCESS_MS else 'MISSED'}), median pass {cost['median_ms']:.2f} ms"
+        f"{'ok' if cost['best_ms'] <= TARGET_PREPROCESS_MS else 'MISSED'}), median pass {cost['median_ms']:.2f} ms; "
+        + ("compiled kernels" if cost["kernels"] else "numpy reference (kernels not built)")
     )
     if json_out:
         atomic_write_json(json_out, result)

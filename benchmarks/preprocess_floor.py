@@ -6,6 +6,7 @@ frames (decoded first, one OpenCV thread) against:
    outputs stay identical): that stage's share. The gray conversion's share: the frames given already gray;
 3. a skeleton of the same steps in ~30 OpenCV calls without their robustness (`skeleton`; no accuracy claimed):
    what the pixels and the calls no design can skip cost;
+4. the numpy reference of the compiled kernels (edge/_kernels.c), where they are built: what they save;
 
 and counts the OpenCV and numpy calls the pipeline's own code makes a frame (what most of its time goes to).
 
@@ -101,7 +102,14 @@ def variants(frames: list[np.ndarray]) -> dict[str, Callable[[], Any]]:
     for stage, (module, name) in STAGES.items():
         runs[f"{stage} replayed"] = replaying(module, name, frames)
     runs["skeleton"] = lambda: [skeleton(f) for f in frames]
+    if locate._kernels is not None:
+        runs["numpy reference"] = lambda: _without_kernels(runs["pipeline"])
     return runs
+
+
+def _without_kernels(run: Callable[[], Any]) -> Any:
+    with mock.patch.object(locate, "_kernels", None):
+        return run()
 
 
 def library_calls(frames: list[np.ndarray]) -> dict[str, float]:
@@ -168,12 +176,22 @@ def main(frames: int, passes: int, json_out: Path | None) -> None:
         _, video = make_inputs(Path(tmp), frames)
         images = decoded_frames(video, frames)
     results, calls = measure(images, passes), library_calls(images)
-    click.echo(f"{len(images)} frames of 640x480, {passes} passes, CPU time at 1 OpenCV thread:")
+    kernels = "compiled kernels" if locate._kernels is not None else "numpy reference (kernels not built)"
+    click.echo(f"{len(images)} frames of 640x480, {passes} passes, CPU time at 1 OpenCV thread, {kernels}:")
     for name, r in results.items():
         click.echo(f"  {name:26s} best pass {r['best_ms']:.3f} ms  {r['median_ratio']:.3f}x the pipeline")
     click.echo(f"the pipeline's own calls a frame: {calls['opencv']:.1f} OpenCV, {calls['numpy']:.1f} numpy")
     if json_out:
-        atomic_write_json(json_out, {"frames": len(images), "passes": passes, "variants": results, "calls": calls})
+        atomic_write_json(
+            json_out,
+            {
+                "frames": len(images),
+                "passes": passes,
+                "kernels": locate._kernels is not None,
+                "variants": results,
+                "calls": calls,
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ Steps, all at WORK_SIDE px (a 640x480 frame is box-averaged 4x: fast, and the no
    blobs of ink above the noise floor, each grown by the sizeable blobs near it (a sandal's straps and sole),
    largest first, at most MAX_CANDIDATES; each carries the angle that would stand it upright.
 
+Steps 1-3 make ~50 small numpy and OpenCV calls a frame, which cost more than their arithmetic: where a C compiler was
+at install, edge/_kernels.c does the smooth lighting fit and the background, ink, noise and polarity in one call each
+(`_fit_smooth`, `_background_ink`: the numpy code here is their reference, held to them by tests/test_edge_kernels.py).
+
 No object above the noise floor, or one too small, too faint or too thin (a line: what is left of a shadow edge) to
 be a garment, is the preprocessing's evidence of "nothing in view" (`Scene.reason`).
 """
@@ -27,6 +31,11 @@ from typing import TypeVar
 
 import cv2
 import numpy as np
+
+try:  # the compiled kernels (edge/_kernels.c: _fit_smooth and _background_ink in one call each), built where a C
+    from . import _kernels  # compiler is; without them, the numpy reference below (the same steps)
+except ImportError:
+    _kernels = None
 
 # (OpenCV calls on the per-frame path take their arguments by position: parsing keywords costs ~1 us a call, and a
 # frame makes ~30 such calls)
@@ -183,12 +192,17 @@ class _FitGrid:
     pair_side: np.ndarray
 
 
+def _band_width(rows: int, columns: int) -> int:
+    """The border band's width in points of a rows x columns grid: 8% of the shorter side, at least one."""
+    return max(1, round(min(rows, columns) * 0.08))
+
+
 @functools.lru_cache(maxsize=16)
 def _fit_grid(h: int, w: int, stride: int = 1) -> _FitGrid:
     """The _FitGrid of an h x w image (cached: the same few shapes come every frame)."""
     ys, xs = np.mgrid[0:h:stride, 0:w:stride]
     u, v = _norm_coords(ys.ravel().astype(np.float64), xs.ravel().astype(np.float64), h, w)
-    b = max(1, round(min(ys.shape) * 0.08))
+    b = _band_width(*ys.shape)
     band = np.zeros(ys.shape, dtype=bool)
     band[:b], band[-b:], band[:, :b], band[:, -b:] = True, True, True, True
     band = band.ravel()
@@ -336,11 +350,8 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     """
     h, w = work.shape
     softness = 2.0 / max(h, w)  # about one working pixel
-    cells = _cells(work, COARSE)
-    grid = _fit_grid(*cells.shape)
-    z = cv2.log(cv2.max(cells, 1.0)).ravel()
-    coef, residual = _solve_robust(grid.design, z, grid.band, 3, grid.band_fit)
-    if _sides_missed(residual, grid) < SHADOW_SIDES:
+    coef, sides = _fit_smooth(_cells(work, COARSE))
+    if sides < SHADOW_SIDES:
         return Lighting(coef, _NO_LINES, _NO_STEPS, softness)
     lines = shadow_lines(work)
     if not len(lines):
@@ -363,6 +374,20 @@ def fit_lighting(work: np.ndarray) -> Lighting:
         coef = np.zeros(a_all.shape[1])
         coef[kept] = coef_kept
     return Lighting(coef[:6], lines, coef[6:], softness)
+
+
+def _fit_smooth(cells: np.ndarray) -> tuple[np.ndarray, int]:
+    """The smooth surface fitted robustly to the log of `cells` (float32 means), three passes from the border band,
+    and on how many sides it misses the border (`_sides_missed`): the kernel's one call, or the numpy reference."""
+    if _kernels is not None:
+        h, w = cells.shape
+        far = SHADOW_EVIDENCE * MIN_SHADOW_STEP
+        coef, sides = _kernels.fit_smooth(cells, h, w, _band_width(h, w), 3, _RIDGE[0, 0], far)
+        return np.array(coef), sides
+    grid = _fit_grid(*cells.shape)
+    z = cv2.log(cv2.max(cells, 1.0)).ravel()
+    coef, residual = _solve_robust(grid.design, z, grid.band, 3, grid.band_fit)
+    return coef, _sides_missed(residual, grid)
 
 
 def _sides_missed(residual: np.ndarray, grid: _FitGrid) -> int:
@@ -561,11 +586,7 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     work, factor = downscale(frame, WORK_SIDE)
     h, w = work.shape
     lighting = fit_lighting(work)
-    background = cv2.max(lighting.over(h, w), 1.0)
-    darker = darkness(work, background)  # 0 on the background
-    noise = noise_level(darker)
-    dark_object = invert == "on" if invert != "auto" else _darker(darker, max(4.0 * noise, 0.03))
-    ink_map = cv2.max(darker, 0.0) if dark_object else ink(work, background, dark_object)
+    background, ink_map, noise, dark_object = _background_ink(work, lighting, invert)
     for (a, b, c), step in zip(lighting.lines.tolist(), lighting.steps.tolist(), strict=True):
         if step:  # (u, v: the normalised coordinates of columns and rows)
             u, v = _cell_powers(w)[None, :, 1], _cell_powers(h)[:, 1, None]
@@ -581,6 +602,27 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     scene.candidates = sorted(candidates, key=lambda c: c.contrast >= faint, reverse=True)
     scene.reason = _nothing_reason(scene, faint, (h, w))
     return scene
+
+
+def _background_ink(work: np.ndarray, lighting: Lighting, invert: str) -> tuple[np.ndarray, np.ndarray, float, bool]:
+    """The background under `work` (the lighting model, at least 1), the ink map, the background's noise and whether
+    the object is dark (`invert` on: dark, off: light, auto: whichever departs more): the kernel's one call where no
+    shadow step is modelled, or the numpy reference."""
+    if _kernels is not None and not lighting.steps.any():
+        h, w = work.shape
+        background, ink_map = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
+        polarity = {"on": 1, "off": -1}.get(invert, 0)
+        coef = tuple(lighting.coef.tolist())
+        noise, dark = _kernels.background_ink(
+            work, h, w, coef, _band_width(-(-h // 3), -(-w // 3)), polarity, background, ink_map
+        )
+        return background, ink_map if dark else ink(work, background, False), noise, dark
+    background = cv2.max(lighting.over(*work.shape), 1.0)
+    darker = darkness(work, background)  # 0 on the background
+    noise = noise_level(darker)
+    dark_object = invert == "on" if invert != "auto" else _darker(darker, max(4.0 * noise, 0.03))
+    ink_map = cv2.max(darker, 0.0) if dark_object else ink(work, background, dark_object)
+    return background, ink_map, noise, dark_object
 
 
 def _bridge_edge(ink_map: np.ndarray, line: np.ndarray, a: float, b: float) -> None:

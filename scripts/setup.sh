@@ -16,7 +16,7 @@ if [[ "${1:-}" == "--edge" ]]; then
   exit 0
 fi
 
-apt_packages=(dataset-fashion-mnist)
+apt_packages=(dataset-fashion-mnist gcc python3-dev)  # (a C compiler and headers: edge/_kernels.c)
 [[ "${1:-}" == "--tests" ]] && apt_packages+=(chromium)
 
 missing=()

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import BLOCK_TENSORFLOW
 
-from fashion_edge.edge import doctor
+from fashion_edge.edge import doctor, locate
 from fashion_edge.edge.doctor import FAIL, NOTE, OK, WARN, Facts, diagnose, find_video_devices, parse_opencv_build
 
 PI_BOARD = "Raspberry Pi 5 Model B Rev 1.0"
@@ -66,6 +66,14 @@ def test_tflite_runtime_with_numpy1_is_fine():
 def test_only_tensorflow_is_a_warning_not_a_failure():
     runtime = by_name(diagnose(make_facts(runtimes={}, tensorflow_installed=True)), "runtime")
     assert runtime.status == WARN and "ai-edge-litert" in runtime.fix
+
+
+def test_kernels_built_or_not_is_said_with_the_way_to_build_them():
+    assert by_name(diagnose(make_facts(kernels=True)), "kernels").status == OK
+    missing = by_name(diagnose(make_facts(kernels=False)), "kernels")
+    assert missing.status == NOTE and "numpy reference" in missing.detail
+    assert missing.fix.startswith("sudo apt install gcc python3-dev && python3 -m pip install --force-reinstall")
+    assert not [c for c in diagnose(make_facts()) if c.name == "kernels"]  # not looked at: nothing said
 
 
 def test_32_bit_os_fails_with_the_way_out():
@@ -145,6 +153,7 @@ def test_doctor_on_this_machine_json():
     assert data["facts"]["python"] == platform.python_version()
     assert "litert" in data["facts"]["runtimes"]
     assert data["will_use"]["runtime"] == "litert"
+    assert data["facts"]["kernels"] is (locate._kernels is not None)
     assert result.exit_code == (0 if data["ok"] else 1)
 
 

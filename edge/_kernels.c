@@ -1,0 +1,318 @@
+/* Compiled per-frame kernels for edge/locate.py: the smooth lighting fit, and the background, ink, noise and polarity
+ * of the working copy. Each is the numpy reference in locate.py (`_fit_smooth`, `_background_ink`) made one call: a
+ * frame's ~50 small numpy and OpenCV calls there cost more than their arithmetic. Same steps, same constants (passed
+ * in from locate.py), in double precision; tests/test_edge_kernels.py holds the two to each other.
+ *
+ * Optional: where no C compiler is, the package installs without it and locate.py runs the numpy reference. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))  /* (into the AVX2 clones below too) */
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* Scratch buffers are static: every kernel runs holding the GIL, so one call at a time. */
+
+#define K 6                  /* quadratic surface terms: 1 u v u^2 uv v^2 */
+#define MIN_ROWS 12          /* fewer inliers than this: keep the last fit (as _solve_robust) */
+#define MAX_CELLS 4096       /* the cell grid is ~20 x 15 */
+#define MAX_NOISE_SAMPLES 65536
+#define MAX_SIDE 4096        /* the working copy is 160 px a side */
+
+/* The k-th smallest of a[0..n-1] (0-based), reordering a: numpy's partition(k)[k]. */
+static double kth(double *a, Py_ssize_t n, Py_ssize_t k) {
+    Py_ssize_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = a[lo + (hi - lo) / 2];
+        Py_ssize_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i <= j) {
+                double t = a[i]; a[i] = a[j]; a[j] = t;
+                i++; j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return a[k];
+    }
+    return a[k];
+}
+
+/* The upper median (locate._median): 0 for no values. */
+static double upper_median(double *a, Py_ssize_t n) { return n ? kth(a, n, n / 2) : 0.0; }
+
+/* Solve (G + ridge I) x = r for a symmetric positive definite K x K G by Cholesky; 0 if not positive definite. */
+static int solve_spd(double g[K][K], const double r[K], double ridge, double x[K]) {
+    double l[K][K] = {{0}};
+    for (int i = 0; i < K; i++) {
+        for (int j = 0; j <= i; j++) {
+            double s = g[i][j] + (i == j ? ridge : 0.0);
+            for (int p = 0; p < j; p++) s -= l[i][p] * l[j][p];
+            if (i == j) {
+                if (!(s > 0.0)) return 0;
+                l[i][i] = sqrt(s);
+            } else {
+                l[i][j] = s / l[j][j];
+            }
+        }
+    }
+    double y[K];
+    for (int i = 0; i < K; i++) {
+        double s = r[i];
+        for (int p = 0; p < i; p++) s -= l[i][p] * y[p];
+        y[i] = s / l[i][i];
+    }
+    for (int i = K - 1; i >= 0; i--) {
+        double s = y[i];
+        for (int p = i + 1; p < K; p++) s -= l[p][i] * x[p];
+        x[i] = s / l[i][i];
+    }
+    return 1;
+}
+
+/* Least squares of z on the design's rows where use[i] (ridge on the normal equations); 0 if fewer than min_rows. */
+static int fit_rows(const double (*d)[K], const double *z, const unsigned char *use, Py_ssize_t n, double ridge,
+                    Py_ssize_t min_rows, double coef[K]) {
+    double g[K][K] = {{0}}, r[K] = {0};
+    Py_ssize_t rows = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!use[i]) continue;
+        rows++;
+        for (int a = 0; a < K; a++) {
+            r[a] += d[i][a] * z[i];
+            for (int b = 0; b <= a; b++) g[a][b] += d[i][a] * d[i][b];
+        }
+    }
+    if (rows < min_rows) return 0;
+    for (int a = 0; a < K; a++)
+        for (int b = a + 1; b < K; b++) g[a][b] = g[b][a];
+    return solve_spd(g, r, ridge, coef);
+}
+
+static void residuals(const double (*d)[K], const double *z, Py_ssize_t n, const double coef[K], double *res) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double s = 0.0;
+        for (int a = 0; a < K; a++) s += d[i][a] * coef[a];
+        res[i] = z[i] - s;
+    }
+}
+
+/* The points within `sigmas` MAD-sigmas (the threshold as _solve_robust's) of the fit among those where `among`. */
+static void inliers(const double *res, const unsigned char *among, Py_ssize_t n, double sigmas_mad,
+                    unsigned char *use, double *scratch) {
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (among[i]) scratch[m++] = fabs(res[i]);
+    double limit = sigmas_mad * upper_median(scratch, m) + 3e-3;
+    if (limit < 0.01) limit = 0.01;
+    for (Py_ssize_t i = 0; i < n; i++) use[i] = fabs(res[i]) < limit;
+}
+
+/* fit_smooth(cells, h, w, band, fits, ridge, far) -> (coef tuple, sides): locate._fit_smooth. `cells` float32 h x w
+ * means of the working copy; `band` the border band's width in cells; `far` how far two adjacent side cells must be
+ * missed the same way for that side to count. */
+static PyObject *fit_smooth(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    Py_ssize_t h, w, band;
+    int fits;
+    double ridge, far;
+    if (!PyArg_ParseTuple(args, "y*nnnidd", &buf, &h, &w, &band, &fits, &ridge, &far)) return NULL;
+    Py_ssize_t n = h * w;
+    if (h < 3 || w < 3 || n > MAX_CELLS || buf.len != n * (Py_ssize_t)sizeof(float) || fits < 1) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "fit_smooth: cells must be float32 h x w, 3 <= h, w and h * w <= 4096");
+        return NULL;
+    }
+    static double d[MAX_CELLS][K], z[MAX_CELLS], res[MAX_CELLS], scratch[MAX_CELLS];
+    static unsigned char in_band[MAX_CELLS], use[MAX_CELLS];
+    const float *cells = (const float *)buf.buf;
+    for (Py_ssize_t y = 0; y < h; y++) {
+        double v = (y + 0.5) / h * 2 - 1;
+        for (Py_ssize_t x = 0; x < w; x++) {
+            Py_ssize_t i = y * w + x;
+            double u = (x + 0.5) / w * 2 - 1;
+            double c = cells[i] > 1.0f ? cells[i] : 1.0f;
+            d[i][0] = 1.0; d[i][1] = u; d[i][2] = v; d[i][3] = u * u; d[i][4] = u * v; d[i][5] = v * v;
+            z[i] = (float)log(c);  /* (float32, as cv2.log gives) */
+            in_band[i] = y < band || y >= h - band || x < band || x >= w - band;
+        }
+    }
+    PyBuffer_Release(&buf);
+    double coef[K] = {0}, next[K];
+    const double sigmas_mad = 4.4478;  /* 3 sigmas, sigma = 1.4826 MAD */
+    fit_rows((const double (*)[K])d, z, in_band, n, ridge, 0, coef);  /* (the band: no minimum) */
+    residuals((const double (*)[K])d, z, n, coef, res);
+    for (int fit = 1; fit < fits; fit++) {
+        if (fit == 1) {  /* the band's points within the noise of the band's fit */
+            inliers(res, in_band, n, sigmas_mad, use, scratch);
+            for (Py_ssize_t i = 0; i < n; i++) use[i] &= in_band[i];
+        } else {  /* then every point within the noise of the last fit */
+            unsigned char among[MAX_CELLS];
+            memcpy(among, use, (size_t)n);
+            inliers(res, among, n, sigmas_mad, use, scratch);
+        }
+        if (!fit_rows((const double (*)[K])d, z, use, n, ridge, MIN_ROWS, next)) break;
+        memcpy(coef, next, sizeof coef);
+        residuals((const double (*)[K])d, z, n, coef, res);
+    }
+    /* on how many sides (top, bottom, left, right; corners aside) two adjacent cells are missed the same way */
+    int sides = 0;
+    for (int side = 0; side < 4; side++) {
+        Py_ssize_t count = side < 2 ? w - 2 : h - 2, missed = 0;
+        for (Py_ssize_t p = 0; p + 1 < count && !missed; p++) {
+            Py_ssize_t a, b;
+            if (side < 2) {
+                Py_ssize_t y = side == 0 ? 0 : h - 1;
+                a = y * w + 1 + p; b = a + 1;
+            } else {
+                Py_ssize_t x = side == 2 ? 0 : w - 1;
+                a = (1 + p) * w + x; b = a + w;
+            }
+            missed = (res[a] > far && res[b] > far) || (res[a] < -far && res[b] < -far);
+        }
+        sides += missed != 0;
+    }
+    return Py_BuildValue("(dddddd)i", coef[0], coef[1], coef[2], coef[3], coef[4], coef[5], sides);
+}
+
+/* exp(x) for float x in [-80, 80], branch-free so loops of it vectorise: 2^(x log2 e) as
+ * 2^i * 2^f, i rounded to nearest (adding and subtracting 1.5 * 2^23), by a degree-6 polynomial in f ln 2 (relative
+ * error ~1e-7, as cv2.exp's float32). */
+static ALWAYS_INLINE float exp_approx(float x) {
+    float t = x * 1.44269504088896341f;
+    float i = (t + 12582912.0f) - 12582912.0f;
+    float f = (t - i) * 0.69314718055994531f;
+    float p = 1.0f + f * (1.0f + f * (0.5f + f * (1.6666667e-1f + f * (4.1666668e-2f + f * (8.3333338e-3f +
+              f * 1.3888889e-3f)))));
+    int32_t bits = ((int32_t)i + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+/* the pixel loops also built for AVX2 + FMA, picked at load time where the CPU has them (~2.5x faster there) */
+#define PIXEL_LOOP __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define PIXEL_LOOP
+#endif
+
+/* The lighting surface exp(quadratic) over an h x w image, at least 1, into `bg`, and the darkness 1 - work / bg into
+ * `dark` (locate.darkness of Lighting.over): the quadratic in float32 at the pixel centres, as Lighting.over. */
+PIXEL_LOOP static void surface(const float *restrict work, float *restrict bg, float *restrict dark, Py_ssize_t h,
+                               Py_ssize_t w, const double c[K]) {
+    float uu[MAX_SIDE], q_u[MAX_SIDE];
+    for (Py_ssize_t x = 0; x < w; x++) {
+        float u = -1.0f + ((float)x + 0.5f) * (float)(2.0 / w);
+        uu[x] = u;
+        q_u[x] = (float)c[1] * u + (float)c[3] * (u * u);
+    }
+    for (Py_ssize_t y = 0; y < h; y++) {
+        float v = -1.0f + ((float)y + 0.5f) * (float)(2.0 / h);
+        float row0 = (float)c[0] + (float)c[2] * v + (float)c[5] * (v * v), slope = (float)c[4] * v;
+        const float *restrict src = work + y * w;
+        float *restrict b = bg + y * w, *restrict dk = dark + y * w;
+        for (Py_ssize_t x = 0; x < w; x++) {  /* (clamped in a loop of its own: in one with exp, gcc vectorises neither) */
+            float a = row0 + q_u[x] + slope * uu[x];
+            a = a > -80.0f ? a : -80.0f;
+            b[x] = a < 80.0f ? a : 80.0f;
+        }
+        for (Py_ssize_t x = 0; x < w; x++) {
+            float e = exp_approx(b[x]);
+            e = e > 1.0f ? e : 1.0f;
+            b[x] = e;
+            dk[x] = 1.0f - src[x] / e;
+        }
+    }
+}
+
+/* The darkness clamped at 0 in place (a dark object's ink), and whether the pixels more than `far` darker than the
+ * background depart from it more, in sum, than those more than `far` lighter (locate._darker). */
+PIXEL_LOOP static int clamp_darker(float *restrict dark, Py_ssize_t n, float far) {
+    float below[8] = {0}, above[8] = {0};  /* (eight partial sums: a loop the compiler can vectorise) */
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) {
+            float v = dark[i + j];
+            below[j] += v > far ? v : 0.0f;
+            above[j] += v <= -far ? -v : 0.0f;
+            dark[i + j] = v > 0.0f ? v : 0.0f;
+        }
+    for (; i < n; i++) {
+        float v = dark[i];
+        below[0] += v > far ? v : 0.0f;
+        above[0] += v <= -far ? -v : 0.0f;
+        dark[i] = v > 0.0f ? v : 0.0f;
+    }
+    double sum_below = 0.0, sum_above = 0.0;
+    for (int j = 0; j < 8; j++) {
+        sum_below += below[j];
+        sum_above += above[j];
+    }
+    return sum_below >= sum_above;
+}
+
+/* The background's noise, relative to it: the MAD of every third pixel of `dark` in the border band (`band3` of
+ * those a side), then of every such pixel within 3 sigma (locate.noise_level). */
+static double noise_level(const float *dark, Py_ssize_t h, Py_ssize_t w, Py_ssize_t band3) {
+    static double all[MAX_NOISE_SAMPLES], in_band[MAX_NOISE_SAMPLES];
+    Py_ssize_t h3 = (h + 2) / 3, w3 = (w + 2) / 3, m = 0, mb = 0;
+    for (Py_ssize_t i = 0; i < h3; i++)
+        for (Py_ssize_t j = 0; j < w3; j++) {
+            double v = fabs((double)dark[i * 3 * w + j * 3]);
+            all[m++] = v;
+            if (i < band3 || i >= h3 - band3 || j < band3 || j >= w3 - band3) in_band[mb++] = v;
+        }
+    double sigma = 1.4826 * upper_median(in_band, mb), limit = 3.0 * sigma > 0.01 ? 3.0 * sigma : 0.01;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < m; i++)
+        if (all[i] < limit) all[kept++] = all[i];
+    return 1.4826 * upper_median(all, kept) + 1e-3;
+}
+
+/* background_ink(work, h, w, coef, band3, polarity, background_out, ink_out) -> (noise, dark_object):
+ * locate._background_ink without shadow steps. `polarity` 1 dark object, -1 light, 0 whichever departs more. For a
+ * dark object `ink_out` receives its ink; for a light one, locate.ink makes it from the background. */
+static PyObject *background_ink(PyObject *self, PyObject *args) {
+    Py_buffer work_buf, bg_buf, ink_buf;
+    Py_ssize_t h, w, band3;
+    double c[K];
+    int polarity;
+    if (!PyArg_ParseTuple(args, "y*nn(dddddd)niw*w*", &work_buf, &h, &w, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5],
+                          &band3, &polarity, &bg_buf, &ink_buf))
+        return NULL;
+    Py_ssize_t n = h * w, bytes = n * (Py_ssize_t)sizeof(float);
+    if (h < 1 || w < 1 || w > MAX_SIDE || work_buf.len != bytes || bg_buf.len != bytes || ink_buf.len != bytes ||
+        ((h + 2) / 3) * ((w + 2) / 3) > MAX_NOISE_SAMPLES) {
+        PyBuffer_Release(&work_buf); PyBuffer_Release(&bg_buf); PyBuffer_Release(&ink_buf);
+        PyErr_SetString(PyExc_ValueError, "background_ink: three float32 h x w buffers expected, w <= 4096");
+        return NULL;
+    }
+    float *dark = (float *)ink_buf.buf;
+    surface((const float *)work_buf.buf, (float *)bg_buf.buf, dark, h, w, c);
+    double noise = noise_level(dark, h, w, band3);
+    int dark_object = polarity > 0;
+    if (polarity >= 0) {
+        int darker = clamp_darker(dark, n, (float)(4.0 * noise > 0.03 ? 4.0 * noise : 0.03));
+        dark_object = polarity > 0 || darker;
+    }
+    PyBuffer_Release(&work_buf); PyBuffer_Release(&bg_buf); PyBuffer_Release(&ink_buf);
+    return Py_BuildValue("dO", noise, dark_object ? Py_True : Py_False);
+}
+
+static PyMethodDef methods[] = {
+    {"fit_smooth", fit_smooth, METH_VARARGS, "The smooth lighting fit on cell means: (coef, sides missed)."},
+    {"background_ink", background_ink, METH_VARARGS, "Background, ink, noise and polarity of the working copy."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

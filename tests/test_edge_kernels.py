@@ -1,0 +1,93 @@
+"""edge/_kernels.c, the compiled per-frame kernels: built where a C compiler is, held to locate.py's numpy reference on
+rendered frames of every condition, and refusing buffers that do not fit."""
+
+from __future__ import annotations
+
+import shutil
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fashion_edge.benchmarks.scenes import CONDITIONS, EMPTY_CONDITIONS, iter_frames
+from fashion_edge.edge import locate, preprocess
+
+kernels = locate._kernels
+needs_kernels = pytest.mark.skipif(kernels is None, reason="the compiled kernels are not built here")
+
+
+def test_the_kernels_are_built_where_a_c_compiler_and_python_headers_are():
+    headers = Path(sysconfig.get_paths()["include"], "Python.h").is_file()
+    if not (shutil.which("cc") or shutil.which("gcc")) or not headers:
+        pytest.skip("no C compiler or Python headers: the numpy reference runs")
+    assert kernels is not None, "pip install -e . did not build fashion_edge.edge._kernels"
+
+
+@pytest.fixture(scope="module")
+def frames(fmnist) -> list[np.ndarray]:
+    """Four frames of every condition (shadows, light objects, empty scenes, noise, a covered lens among them)."""
+    images = fmnist.x_test[100:104]
+    return [f for c in CONDITIONS for f in iter_frames(4 if c in EMPTY_CONDITIONS else images, c, seed=3)]
+
+
+@pytest.fixture
+def reference(monkeypatch):
+    """Runs a function of locate with the kernels switched off: the numpy reference."""
+
+    def run(function, *args):
+        with monkeypatch.context() as patch:
+            patch.setattr(locate, "_kernels", None)
+            return function(*args)
+
+    return run
+
+
+@needs_kernels
+def test_kernels_agree_with_the_numpy_reference(frames, reference):
+    for frame in frames:
+        work, _ = locate.downscale(preprocess.to_gray(frame))
+        cells = locate._cells(work, locate.COARSE)
+        (coef, sides), (want_coef, want_sides) = locate._fit_smooth(cells), reference(locate._fit_smooth, cells)
+        np.testing.assert_allclose(coef, want_coef, atol=1e-5)  # (float32 rounding of the log; the fit in doubles)
+        assert sides == want_sides
+        lighting = locate.Lighting(want_coef, locate._NO_LINES, locate._NO_STEPS, 0.01)
+        for invert in ("auto", "on", "off"):
+            background, ink, noise, dark = locate._background_ink(work, lighting, invert)
+            want = reference(locate._background_ink, work, lighting, invert)
+            np.testing.assert_allclose(background, want[0], rtol=1e-5)
+            np.testing.assert_allclose(ink, want[1], atol=1e-4)
+            assert noise == pytest.approx(want[2], rel=0.01) and dark == want[3]
+
+
+@needs_kernels
+def test_preprocessing_with_the_kernels_gives_the_references_boxes_and_inputs(frames, reference):
+    for frame in frames:
+        got, want = preprocess.preprocess(frame), reference(preprocess.preprocess, frame)
+        assert (got.boxes, got.nothing, got.objects) == (want.boxes, want.nothing, want.objects)
+        assert np.abs(got.model_input.astype(int) - want.model_input).max() <= 1  # a gray level, where a sum rounds
+
+
+@needs_kernels
+def test_kernels_refuse_buffers_that_do_not_fit():
+    cells, work = np.ones((15, 20), np.float32), np.ones((120, 160), np.float32)
+    out = np.empty((120, 160), np.float32)
+    with pytest.raises(ValueError):
+        kernels.fit_smooth(cells, 15, 21, 1, 3, 1e-4, 0.06)  # more cells than the buffer holds
+    with pytest.raises(ValueError):
+        kernels.fit_smooth(np.ones((2, 2), np.float32), 2, 2, 1, 3, 1e-4, 0.06)
+    with pytest.raises(ValueError):
+        kernels.background_ink(work, 120, 160, (0.0,) * 6, 3, 0, np.empty((120, 159), np.float32), out)
+    with pytest.raises(ValueError, match="contiguous"):
+        kernels.background_ink(work[:, ::2], 120, 80, (0.0,) * 6, 3, 0, out[:, :80], out[:, 80:])
+    with pytest.raises(TypeError):
+        kernels.background_ink(work, 120, 160, (0.0,) * 6, 3, 0, work.tobytes(), out)  # a read-only output
+
+
+@needs_kernels
+def test_an_absurd_surface_stays_finite():
+    work = np.full((120, 160), 100.0, np.float32)
+    background, ink = np.empty_like(work), np.empty_like(work)
+    noise, _ = kernels.background_ink(work, 120, 160, (500.0, -900.0, 0, 0, 0, 0), 3, 0, background, ink)
+    assert np.isfinite(background).all() and np.isfinite(ink).all() and np.isfinite(noise)
+    assert background.min() >= 1.0 and ink.min() >= 0.0
