@@ -1,6 +1,7 @@
-/* Compiled per-frame kernels for edge/locate.py: the smooth lighting fit, and the background, ink, noise and polarity
- * of the working copy. Each is the numpy reference in locate.py (`_fit_smooth`, `_background_ink`) made one call: a
- * frame's ~50 small numpy and OpenCV calls there cost more than their arithmetic. Same steps, same constants (passed
+/* Compiled per-frame kernels for edge/locate.py: the smooth lighting fit; the background, ink, noise and polarity of
+ * the working copy; a blob's mirror symmetry. Each is a numpy reference in locate.py (`_fit_smooth`,
+ * `_background_ink`, `_symmetry`) made one call: a frame's ~60 small numpy and OpenCV calls there cost more than
+ * their arithmetic. Same steps, same constants (passed
  * in from locate.py), in double precision; tests/test_edge_kernels.py holds the two to each other.
  *
  * Optional: where no C compiler is, the package installs without it and locate.py runs the numpy reference. */
@@ -182,12 +183,15 @@ static PyObject *fit_smooth(PyObject *self, PyObject *args) {
     return Py_BuildValue("(dddddd)i", coef[0], coef[1], coef[2], coef[3], coef[4], coef[5], sides);
 }
 
+/* x rounded to the nearest integer, halves to even (as lrintf, without a libm call a pixel): |x| < 2^22. */
+static ALWAYS_INLINE float nearest(float x) { return (x + 12582912.0f) - 12582912.0f; }
+
 /* exp(x) for float x in [-80, 80], branch-free so loops of it vectorise: 2^(x log2 e) as
- * 2^i * 2^f, i rounded to nearest (adding and subtracting 1.5 * 2^23), by a degree-6 polynomial in f ln 2 (relative
+ * 2^i * 2^f, i = nearest(x log2 e), by a degree-6 polynomial in f ln 2 (relative
  * error ~1e-7, as cv2.exp's float32). */
 static ALWAYS_INLINE float exp_approx(float x) {
     float t = x * 1.44269504088896341f;
-    float i = (t + 12582912.0f) - 12582912.0f;
+    float i = nearest(t);
     float f = (t - i) * 0.69314718055994531f;
     float p = 1.0f + f * (1.0f + f * (0.5f + f * (1.6666667e-1f + f * (4.1666668e-2f + f * (8.3333338e-3f +
               f * 1.3888889e-3f)))));
@@ -198,8 +202,8 @@ static ALWAYS_INLINE float exp_approx(float x) {
 }
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-/* the pixel loops also built for AVX2 + FMA, picked at load time where the CPU has them (~2.5x faster there) */
-#define PIXEL_LOOP __attribute__((target_clones("arch=haswell", "default")))
+/* the pixel loops also built for AVX2, picked at load time where the CPU has it */
+#define PIXEL_LOOP __attribute__((target_clones("avx2", "default")))
 #else
 #define PIXEL_LOOP
 #endif
@@ -233,30 +237,22 @@ PIXEL_LOOP static void surface(const float *restrict work, float *restrict bg, f
     }
 }
 
-/* The darkness clamped at 0 in place (a dark object's ink), and whether the pixels more than `far` darker than the
- * background depart from it more, in sum, than those more than `far` lighter (locate._darker). */
+/* Whether the pixels more than `far` darker than the background (`dark`: their darkness) depart from it more, in sum,
+ * than those more than `far` lighter (locate._darker: below >= above, i.e. the sum of both signed is >= 0); then the
+ * darkness clamped at 0 in place (a dark object's ink). */
 PIXEL_LOOP static int clamp_darker(float *restrict dark, Py_ssize_t n, float far) {
-    float below[8] = {0}, above[8] = {0};  /* (eight partial sums: a loop the compiler can vectorise) */
+    float sums[8] = {0};  /* (eight partial sums, and the clamp a loop of its own: both vectorise) */
     Py_ssize_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int j = 0; j < 8; j++) {
-            float v = dark[i + j];
-            below[j] += v > far ? v : 0.0f;
-            above[j] += v <= -far ? -v : 0.0f;
-            dark[i + j] = v > 0.0f ? v : 0.0f;
+            float v = dark[i + j], below = v > far ? v : 0.0f, above = v <= -far ? v : 0.0f;
+            sums[j] += below + above;
         }
-    for (; i < n; i++) {
-        float v = dark[i];
-        below[0] += v > far ? v : 0.0f;
-        above[0] += v <= -far ? -v : 0.0f;
-        dark[i] = v > 0.0f ? v : 0.0f;
-    }
-    double sum_below = 0.0, sum_above = 0.0;
-    for (int j = 0; j < 8; j++) {
-        sum_below += below[j];
-        sum_above += above[j];
-    }
-    return sum_below >= sum_above;
+    double sum = 0.0;
+    for (; i < n; i++) sum += dark[i] > far || dark[i] <= -far ? dark[i] : 0.0f;
+    for (int j = 0; j < 8; j++) sum += sums[j];
+    for (i = 0; i < n; i++) dark[i] = dark[i] > 0.0f ? dark[i] : 0.0f;
+    return sum >= 0.0;
 }
 
 /* The background's noise, relative to it: the MAD of every third pixel of `dark` in the border band (`band3` of
@@ -307,9 +303,123 @@ static PyObject *background_ink(PyObject *self, PyObject *args) {
     return Py_BuildValue("dO", noise, dark_object ? Py_True : Py_False);
 }
 
+/* Narrow [lo, hi] to the x where f x + r lies within [-1.5, limit + 0.5]: where a source coordinate rounds into
+ * 0 .. limit - 1, a pixel to spare. */
+static void within(double f, double r, Py_ssize_t limit, double *lo, double *hi) {
+    double a = -1.5, b = (double)limit + 0.5;
+    if (f > 0) {
+        *lo = fmax(*lo, (a - r) / f);
+        *hi = fmin(*hi, (b - r) / f);
+    } else if (f < 0) {
+        *lo = fmax(*lo, (b - r) / f);
+        *hi = fmin(*hi, (a - r) / f);
+    } else if (r < a || r > b) {
+        *hi = -1;
+    }
+}
+
+/* The mirror IoU of a blob, as locate._mirror_iou computes it: the blob (`mask`, its centroid cx, cy) rotated by
+ * `degrees` about its centroid onto a side x side canvas by cv2.warpAffine's nearest-neighbour rule (OpenCV 5: the
+ * inverse map in float32, each source coordinate m0 * x + (m1 * y + m2) rounded to nearest even; checked against
+ * it pixel for pixel), AND-ed with its own left-right flip: intersection over union. `canvas`: side * side bytes. */
+static double mirror_iou(const unsigned char *mask, Py_ssize_t h, Py_ssize_t w, double cx, double cy, double degrees,
+                         unsigned char *canvas) {
+    Py_ssize_t side = (Py_ssize_t)hypot((double)h, (double)w) + 2;
+    double angle = degrees * (3.1415926535897932384626433832795 / 180.0), alpha = cos(angle), beta = sin(angle);
+    double m[6] = {alpha, beta, (1 - alpha) * cx - beta * cy, -beta, alpha, beta * cx + (1 - alpha) * cy};
+    m[2] += side / 2.0 - cx;  /* (the centroid to the canvas's centre) */
+    m[5] += side / 2.0 - cy;
+    double det = m[0] * m[4] - m[1] * m[3];  /* the inverse map, as cv2.warpAffine makes it (in doubles) */
+    det = det != 0 ? 1.0 / det : 0.0;
+    double a11 = m[4] * det, a22 = m[0] * det, a12 = -m[1] * det, a21 = -m[3] * det;
+    float f11 = (float)a11, f12 = (float)a12, f21 = (float)a21, f22 = (float)a22;
+    float f1 = (float)(-a11 * m[2] - a12 * m[5]), f2 = (float)(-a21 * m[2] - a22 * m[5]);
+    long count = 0, both = 0;
+    for (Py_ssize_t y = 0; y < side; y++) {
+        float row_x = f12 * (float)y + f1, row_y = f22 * (float)y + f2;
+        unsigned char *row = canvas + y * side;
+        double lo = 0, hi = (double)(side - 1);  /* the columns whose source can lie in the mask (a pixel wider) */
+        within(f11, row_x, w, &lo, &hi);
+        within(f21, row_y, h, &lo, &hi);
+        Py_ssize_t x0 = (Py_ssize_t)ceil(lo), x1 = (Py_ssize_t)floor(hi);
+        memset(row, 0, (size_t)side);
+        for (Py_ssize_t x = x0; x <= x1; x++) {
+            long sx = (long)nearest(f11 * (float)x + row_x), sy = (long)nearest(f21 * (float)x + row_y);
+            row[x] = sx >= 0 && sx < w && sy >= 0 && sy < h && mask[sy * w + sx];
+            count += row[x];
+        }
+        for (Py_ssize_t x = x0; x <= x1; x++) both += row[x] & row[side - 1 - x];
+    }
+    return (double)both / (double)(2 * count - both > 1 ? 2 * count - both : 1);
+}
+
+/* symmetry(mask, h, w, max_degrees, good_iou) -> (area, axis, iou, iou_upright): locate._symmetry. `mask` uint8 h x w
+ * (0 or 1); the axis in whole degrees up to +-max_degrees whose odd central moments (mu11, mu30, mu12, scaled by the
+ * blob's size) are smallest (locate._asymmetry); the mirror IoU about it, and (None when the first reaches good_iou)
+ * about the vertical as it stands. */
+static PyObject *symmetry(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    Py_ssize_t h, w;
+    double max_degrees, good_iou;
+    if (!PyArg_ParseTuple(args, "y*nndd", &buf, &h, &w, &max_degrees, &good_iou)) return NULL;
+    Py_ssize_t side = (Py_ssize_t)hypot((double)h, (double)w) + 2;
+    if (h < 1 || w < 1 || buf.len != h * w || side > 1024 || !(max_degrees >= 0 && max_degrees <= 90)) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "symmetry: a uint8 h x w mask expected, h and w <= 720");
+        return NULL;
+    }
+    const unsigned char *mask = (const unsigned char *)buf.buf;
+    /* the moments of a binary image, as cv2.moments(mask, True): raw sums, then central */
+    double m00 = 0, m10 = 0, m01 = 0, m20 = 0, m11 = 0, m02 = 0, m30 = 0, m21 = 0, m12 = 0, m03 = 0;
+    for (Py_ssize_t y = 0; y < h; y++) {
+        double x0 = 0, x1 = 0, x2 = 0, x3 = 0;  /* this row's sums of 1, x, x^2, x^3 */
+        for (Py_ssize_t x = 0; x < w; x++)
+            if (mask[y * w + x]) {
+                double xd = (double)x;
+                x0 += 1; x1 += xd; x2 += xd * xd; x3 += xd * xd * xd;
+            }
+        double yd = (double)y, py = yd * yd;
+        m00 += x0; m10 += x1; m01 += x0 * yd; m20 += x2; m11 += x1 * yd; m02 += x0 * py;
+        m30 += x3; m21 += x2 * yd; m12 += x1 * py; m03 += x0 * py * yd;
+    }
+    if (m00 < 5) {
+        PyBuffer_Release(&buf);
+        return Py_BuildValue("dddO", m00, 0.0, 0.0, Py_None);
+    }
+    double cx = m10 / m00, cy = m01 / m00;
+    double mu20 = m20 - cx * m10, mu11 = m11 - cx * m01, mu02 = m02 - cy * m01;
+    double mu30 = m30 - cx * (3 * mu20 + cx * m10), mu21 = m21 - cx * (2 * mu11 + cx * m01) - cy * mu20;
+    double mu12 = m12 - cy * (2 * mu11 + cy * m10) - cx * mu02, mu03 = m03 - cy * (3 * mu02 + cy * m01);
+    double size = mu20 + mu02 > 1e-9 ? mu20 + mu02 : 1e-9, second = 1.0 / size, third = pow(size, -1.5);
+    double n20 = mu20 * second, n11 = mu11 * second, n02 = mu02 * second;
+    double n30 = mu30 * third, n21 = mu21 * third, n12 = mu12 * third, n03 = mu03 * third;
+    int steps = (int)(2 * max_degrees) + 1;
+    double axis = 0.0, least = INFINITY;
+    for (int k = 0; k < steps; k++) {  /* odd moments of the blob rotated by each angle (x' = x c + y s) */
+        double degrees = -max_degrees + k, a = degrees * (3.141592653589793 / 180.0), c = cos(a), s = sin(a);
+        double r11 = -c * s * n20 + (c * c - s * s) * n11 + c * s * n02;
+        double r30 = c * c * c * n30 + 3 * c * c * s * n21 + 3 * c * s * s * n12 + s * s * s * n03;
+        double r12 = c * s * s * n30 + (s * s * s - 2 * c * c * s) * n21 + (c * c * c - 2 * c * s * s) * n12 +
+                     s * c * c * n03;
+        double score = r11 * r11 + r30 * r30 + r12 * r12;
+        if (score < least) {
+            least = score;
+            axis = degrees;
+        }
+    }
+    static unsigned char canvas[1024 * 1024];
+    double iou = mirror_iou(mask, h, w, cx, cy, axis, canvas);
+    PyObject *upright;
+    if (iou >= good_iou) upright = Py_NewRef(Py_None);
+    else upright = PyFloat_FromDouble(axis == 0.0 ? iou : mirror_iou(mask, h, w, cx, cy, 0.0, canvas));
+    PyBuffer_Release(&buf);
+    return Py_BuildValue("dddN", m00, axis, iou, upright);
+}
+
 static PyMethodDef methods[] = {
     {"fit_smooth", fit_smooth, METH_VARARGS, "The smooth lighting fit on cell means: (coef, sides missed)."},
     {"background_ink", background_ink, METH_VARARGS, "Background, ink, noise and polarity of the working copy."},
+    {"symmetry", symmetry, METH_VARARGS, "A blob's area, mirror axis and mirror IoUs about it and as it stands."},
     {NULL, NULL, 0, NULL},
 };
 

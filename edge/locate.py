@@ -435,14 +435,12 @@ def _upright_angle(mask: np.ndarray) -> float:
     that axis is made vertical (T-shirts: 6 degrees off by their tightest box, 1.4 by their axis); one about as
     symmetric as it stands (UPRIGHT_IOU) stays as it is. Shoes are not: theirs is the angle of the tightest bounding
     box, 0 unless it is clearly (UPRIGHT_GAIN, and by more than a pixel a side) smaller than the unrotated one."""
-    moments = cv2.moments(mask, True)  # (binary image)
-    if moments["m00"] < 5:
+    pixels, axis, iou, iou_upright = _symmetry(mask)
+    if pixels < 5:
         return 0.0
-    axis = float(_UPRIGHT_DEGREES[_asymmetry(moments).argmin()])
-    iou = _mirror_iou(mask, moments, axis)
     if iou >= SYMMETRY_IOU:
         return axis
-    if (iou if axis == 0.0 else _mirror_iou(mask, moments, 0.0)) >= UPRIGHT_IOU:  # symmetric enough as it stands
+    if iou_upright >= UPRIGHT_IOU:  # symmetric enough as it stands
         return 0.0
     outlines, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.convexHull(np.concatenate(outlines)).reshape(-1, 2).T.astype(np.float64)  # its box is the blob's
@@ -452,6 +450,22 @@ def _upright_angle(mask: np.ndarray) -> float:
     best = int(area.argmin())
     gain = min(UPRIGHT_GAIN, 1.0 - 1.0 / mask.shape[0] - 1.0 / mask.shape[1])  # a pixel a side is no gain
     return float(_UPRIGHT_DEGREES[best]) if area[best] < gain * area[len(area) // 2] else 0.0
+
+
+def _symmetry(mask: np.ndarray) -> tuple[float, float, float, float | None]:
+    """A blob's (uint8 `mask`) area; its mirror axis, the angle among _UPRIGHT_DEGREES whose rotation leaves it least
+    asymmetric (`_asymmetry`); the mirror IoU about that axis; and about the vertical as it stands (None when the
+    first reaches SYMMETRY_IOU: not needed). The kernel's one call, or the numpy and OpenCV reference."""
+    if _kernels is not None:
+        return _kernels.symmetry(mask, *mask.shape, MAX_UPRIGHT_ANGLE, SYMMETRY_IOU)
+    moments = cv2.moments(mask, True)  # (binary image)
+    if moments["m00"] < 5:
+        return moments["m00"], 0.0, 0.0, None
+    axis = float(_UPRIGHT_DEGREES[_asymmetry(moments).argmin()])
+    iou = _mirror_iou(mask, moments, axis)
+    if iou >= SYMMETRY_IOU:
+        return moments["m00"], axis, iou, None
+    return moments["m00"], axis, iou, iou if axis == 0.0 else _mirror_iou(mask, moments, 0.0)
 
 
 def _asymmetry(moments: dict[str, float]) -> np.ndarray:

@@ -7,6 +7,7 @@ import shutil
 import sysconfig
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -61,6 +62,28 @@ def test_kernels_agree_with_the_numpy_reference(frames, reference):
 
 
 @needs_kernels
+def test_the_symmetry_kernel_gives_the_references_figures_exactly(frames, reference, monkeypatch):
+    masks, upright = [], locate._upright_angle
+    monkeypatch.setattr(locate, "_upright_angle", lambda mask: masks.append(mask) or upright(mask))
+    for frame in frames:
+        preprocess.preprocess(frame)
+    monkeypatch.setattr(locate, "_upright_angle", upright)
+    rng = np.random.default_rng(7)  # and blobs of every shape: noise, a dot, nothing, a tilted bar
+    masks += [(rng.random((h, w)) < 0.6).view(np.uint8) for h, w in rng.integers(1, 90, (40, 2))]
+    bar = np.zeros((60, 60), np.uint8)
+    bar[10:50, 25:35] = 1
+    masks += [
+        np.zeros((9, 9), np.uint8),
+        np.eye(3, dtype=np.uint8),
+        cv2.warpAffine(bar, cv2.getRotationMatrix2D((30, 30), 17, 1), (60, 60)),
+    ]
+    assert len(masks) > 80
+    for mask in masks:  # the same warp, rounding and counts as cv2.warpAffine's: equal, not close
+        assert locate._symmetry(mask) == reference(locate._symmetry, mask)
+        assert locate._upright_angle(mask) == reference(locate._upright_angle, mask)
+
+
+@needs_kernels
 def test_preprocessing_with_the_kernels_gives_the_references_boxes_and_inputs(frames, reference):
     for frame in frames:
         got, want = preprocess.preprocess(frame), reference(preprocess.preprocess, frame)
@@ -82,6 +105,10 @@ def test_kernels_refuse_buffers_that_do_not_fit():
         kernels.background_ink(work[:, ::2], 120, 80, (0.0,) * 6, 3, 0, out[:, :80], out[:, 80:])
     with pytest.raises(TypeError):
         kernels.background_ink(work, 120, 160, (0.0,) * 6, 3, 0, work.tobytes(), out)  # a read-only output
+    with pytest.raises(ValueError):
+        kernels.symmetry(np.ones((10, 10), np.uint8), 10, 11, 25.0, 0.85)
+    with pytest.raises(ValueError):
+        kernels.symmetry(np.ones((800, 800), np.uint8), 800, 800, 25.0, 0.85)  # larger than any working copy
 
 
 @needs_kernels
