@@ -1,6 +1,6 @@
 /* Compiled per-frame kernels for edge/locate.py: the smooth lighting fit; the background, ink, noise and polarity of
- * the working copy; a blob's mirror symmetry. Each is a numpy reference in locate.py (`_fit_smooth`,
- * `_background_ink`, `_symmetry`) made one call: a frame's ~60 small numpy and OpenCV calls there cost more than
+ * the working copy; a blob's mirror symmetry; the ink of the garment's crop. Each is a numpy reference in locate.py
+ * (`_fit_smooth`, `_background_ink`, `_symmetry`, `Scene.ink_of`) made one call: a frame's ~60 small numpy and OpenCV calls there cost more than
  * their arithmetic. Same steps, same constants (passed
  * in from locate.py), in double precision; tests/test_edge_kernels.py holds the two to each other.
  *
@@ -416,9 +416,75 @@ static PyObject *symmetry(PyObject *self, PyObject *args) {
     return Py_BuildValue("dddN", m00, axis, iou, upright);
 }
 
+/* cv2.resize's INTER_LINEAR table for one axis, dn destination points from sn source points: each point's first
+ * source index and the weight of the next (pixel centres aligned; clamped to the edges as OpenCV clamps them). */
+static void linear_table(Py_ssize_t dn, Py_ssize_t sn, Py_ssize_t *index, float *weight) {
+    double scale = 1.0 / ((double)dn / (double)sn);
+    for (Py_ssize_t d = 0; d < dn; d++) {
+        float f = (float)((d + 0.5) * scale - 0.5);
+        Py_ssize_t s = (Py_ssize_t)floorf(f);
+        f -= (float)s;
+        if (s < 0) f = 0.0f, s = 0;
+        if (s >= sn - 1) f = 0.0f, s = sn - 1;
+        index[d] = s;
+        weight[d] = f;
+    }
+}
+
+/* crop_ink(region, ch, cw, background, bh, bw, wx0, wy0, wx1, wy1, dark, out): the ink of a crop (uint8 gray ch x cw)
+ * against the working copy's background (float32 bh x bw, at least 1) over [wy0, wy1) x [wx0, wx1), interpolated to
+ * the crop as cv2.resize INTER_LINEAR does (Scene.background_over), into `out` (float32 ch x cw): locate.ink. */
+static PyObject *crop_ink(PyObject *self, PyObject *args) {
+    Py_buffer region_buf, bg_buf, out_buf;
+    Py_ssize_t ch, cw, bh, bw, wx0, wy0, wx1, wy1;
+    int dark;
+    if (!PyArg_ParseTuple(args, "y*nny*nnnnnnpw*", &region_buf, &ch, &cw, &bg_buf, &bh, &bw, &wx0, &wy0, &wx1, &wy1,
+                          &dark, &out_buf))
+        return NULL;
+    Py_ssize_t sw = wx1 - wx0, sh = wy1 - wy0;
+    if (ch < 1 || cw < 1 || ch > MAX_SIDE || cw > MAX_SIDE || region_buf.len != ch * cw ||
+        out_buf.len != ch * cw * (Py_ssize_t)sizeof(float) || bg_buf.len != bh * bw * (Py_ssize_t)sizeof(float) ||
+        wx0 < 0 || wy0 < 0 || sw < 1 || sh < 1 || wx1 > bw || wy1 > bh) {
+        PyBuffer_Release(&region_buf); PyBuffer_Release(&bg_buf); PyBuffer_Release(&out_buf);
+        PyErr_SetString(PyExc_ValueError, "crop_ink: a uint8 crop, a float32 background holding the box, a float32 out");
+        return NULL;
+    }
+    static Py_ssize_t xi[MAX_SIDE], yi[MAX_SIDE];
+    static float xa[MAX_SIDE], ya[MAX_SIDE], row0[MAX_SIDE], row1[MAX_SIDE];
+    linear_table(cw, sw, xi, xa);
+    linear_table(ch, sh, yi, ya);
+    const unsigned char *region = (const unsigned char *)region_buf.buf;
+    const float *bg = (const float *)bg_buf.buf;
+    float *out = (float *)out_buf.buf;
+    for (Py_ssize_t y = 0; y < ch; y++) {
+        const float *s0 = bg + (wy0 + yi[y]) * bw + wx0, *s1 = bg + (wy0 + (yi[y] + 1 < sh ? yi[y] + 1 : yi[y])) * bw + wx0;
+        for (Py_ssize_t x = 0; x < cw; x++) {  /* the two source rows resized along x, then mixed */
+            Py_ssize_t a = xi[x], b = a + 1 < sw ? a + 1 : a;
+            row0[x] = s0[a] * (1.0f - xa[x]) + s0[b] * xa[x];
+            row1[x] = s1[a] * (1.0f - xa[x]) + s1[b] * xa[x];
+        }
+        const unsigned char *g = region + y * cw;
+        float *o = out + y * cw, beta = ya[y];
+        for (Py_ssize_t x = 0; x < cw; x++) {
+            float under = row0[x] * (1.0f - beta) + row1[x] * beta, v;
+            if (dark) {
+                v = 1.0f - (float)g[x] / under;
+                o[x] = v > 0.0f ? v : 0.0f;
+            } else {
+                float room = 255.0f - under;
+                v = ((float)g[x] - under) / (room > 1.0f ? room : 1.0f);
+                o[x] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+            }
+        }
+    }
+    PyBuffer_Release(&region_buf); PyBuffer_Release(&bg_buf); PyBuffer_Release(&out_buf);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"fit_smooth", fit_smooth, METH_VARARGS, "The smooth lighting fit on cell means: (coef, sides missed)."},
     {"background_ink", background_ink, METH_VARARGS, "Background, ink, noise and polarity of the working copy."},
+    {"crop_ink", crop_ink, METH_VARARGS, "The ink of a crop against the working copy's background under it."},
     {"symmetry", symmetry, METH_VARARGS, "A blob's area, mirror axis and mirror IoUs about it and as it stands."},
     {NULL, NULL, 0, NULL},
 };

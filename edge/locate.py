@@ -115,9 +115,26 @@ class Scene:
         if self.lighting.steps.any():
             box_uv = (x0 / fw * 2 - 1, y0 / fh * 2 - 1, x1 / fw * 2 - 1, y1 / fh * 2 - 1)
             return cv2.max(self.lighting.over(h, w, box_uv), 1.0)
-        wx0, wy0 = int(x0 * self.factor + 0.5), int(y0 * self.factor + 0.5)
-        wx1, wy1 = max(wx0 + 1, int(x1 * self.factor + 0.5)), max(wy0 + 1, int(y1 * self.factor + 0.5))
+        wx0, wy0, wx1, wy1 = self._working_box(box)
         return cv2.resize(self.background[wy0:wy1, wx0:wx1], (w, h), None, 0, 0, cv2.INTER_LINEAR)
+
+    def ink_of(self, region: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The ink (`ink`) of `region`, the gray frame's box (x0, y0, x1, y1) shrunk, against the background under it
+        (`background_over`): the kernel's one call where no shadow step is modelled, or the numpy reference."""
+        h, w = region.shape
+        if _kernels is None or self.lighting.steps.any():
+            return ink(region, self.background_over(box, h, w), self.dark_object)
+        out = np.empty((h, w), np.float32)
+        region = np.ascontiguousarray(region)  # (a crop too small to shrink is a view of the frame)
+        _kernels.crop_ink(region, h, w, self.background, *self.background.shape, *self._working_box(box),
+                          self.dark_object, out)  # fmt: skip
+        return out
+
+    def _working_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """The frame box (x0, y0, x1, y1) in working pixels, at least one a side."""
+        x0, y0, x1, y1 = box
+        wx0, wy0 = int(x0 * self.factor + 0.5), int(y0 * self.factor + 0.5)
+        return wx0, wy0, max(wx0 + 1, int(x1 * self.factor + 0.5)), max(wy0 + 1, int(y1 * self.factor + 0.5))
 
 
 def shrink(image: np.ndarray, side: int) -> np.ndarray:

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from ..errors import FashionEdgeError
-from .locate import MIN_INK, NOISE_FLOOR, Candidate, Scene, analyse, ink, shrink
+from .locate import MIN_INK, NOISE_FLOOR, Candidate, Scene, analyse, shrink
 
 MODEL_SIZE = 28
 PREPROCESS_MODES = ("auto", "photo", "dataset")
@@ -148,7 +148,7 @@ def _crop_input(gray: np.ndarray, scene: Scene, candidate: Candidate) -> tuple[n
     x0, y0, x1, y1 = scene.frame_box(candidate, margin=2 if candidate.angle else 1)
     region = shrink(gray[y0:y1, x0:x1], CROP_SIDE)
     ch, cw = region.shape
-    object_ink = ink(region, scene.background_over((x0, y0, x1, y1), ch, cw), scene.dark_object)
+    object_ink = scene.ink_of(region, (x0, y0, x1, y1))
     if candidate.angle:
         rot = cv2.getRotationMatrix2D((cw / 2, ch / 2), candidate.angle, 1.0)
         object_ink = cv2.warpAffine(object_ink, rot, (cw, ch), None, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT, 0.0)

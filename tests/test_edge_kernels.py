@@ -59,6 +59,12 @@ def test_kernels_agree_with_the_numpy_reference(frames, reference):
             np.testing.assert_allclose(background, want[0], rtol=1e-5)
             np.testing.assert_allclose(ink, want[1], atol=1e-4)
             assert noise == pytest.approx(want[2], rel=0.01) and dark == want[3]
+        scene = locate.analyse(frame)
+        for candidate in scene.candidates:  # the crop's ink, against the background interpolated under it
+            x0, y0, x1, y1 = scene.frame_box(candidate)
+            region = locate.shrink(preprocess.to_gray(frame)[y0:y1, x0:x1], preprocess.CROP_SIDE)
+            got, want = scene.ink_of(region, (x0, y0, x1, y1)), reference(scene.ink_of, region, (x0, y0, x1, y1))
+            np.testing.assert_allclose(got, want, atol=1e-4)
 
 
 @needs_kernels
@@ -105,6 +111,10 @@ def test_kernels_refuse_buffers_that_do_not_fit():
         kernels.background_ink(work[:, ::2], 120, 80, (0.0,) * 6, 3, 0, out[:, :80], out[:, 80:])
     with pytest.raises(TypeError):
         kernels.background_ink(work, 120, 160, (0.0,) * 6, 3, 0, work.tobytes(), out)  # a read-only output
+    with pytest.raises(ValueError):  # a box reaching past the background
+        kernels.crop_ink(
+            np.ones((8, 8), np.uint8), 8, 8, work, 120, 160, 150, 0, 161, 8, True, np.empty((8, 8), np.float32)
+        )
     with pytest.raises(ValueError):
         kernels.symmetry(np.ones((10, 10), np.uint8), 10, 11, 25.0, 0.85)
     with pytest.raises(ValueError):
