@@ -165,7 +165,7 @@ def decoded_frames(video: Path, count: int = COST_FRAMES) -> list[Any]:
 def preprocessing_cost(video: Path, passes: int) -> dict[str, Any]:
     """CPU milliseconds per frame that `preprocess` takes over the first COST_FRAMES frames of `video` (decoded
     first), pass by pass, at one OpenCV thread: the best and the median pass."""
-    from ..edge import locate
+    from ..edge import kernels
     from ..edge.preprocess import preprocess
 
     frames = decoded_frames(video)
@@ -177,7 +177,7 @@ def preprocessing_cost(video: Path, passes: int) -> dict[str, Any]:
         per_frame.append(1000 * (time.process_time() - started) / len(frames))
     return {
         "frames": len(frames),
-        "kernels": locate._kernels is not None,  # the compiled preprocessing kernels, or the numpy reference
+        "kernels": kernels.compiled is not None,  # the compiled preprocessing kernels, or the numpy reference
         "passes_ms": per_frame,
         "best_ms": min(per_frame),
         "median_ms": statistics.median(per_frame),

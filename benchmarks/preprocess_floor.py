@@ -36,7 +36,7 @@ import click
 import cv2
 import numpy as np
 
-from ..edge import locate, preprocess
+from ..edge import kernels, locate, preprocess
 from .edge_footprint import decoded_frames, make_inputs
 
 SIZES = ((320, 240), (160, 120))
@@ -102,13 +102,13 @@ def variants(frames: list[np.ndarray]) -> dict[str, Callable[[], Any]]:
     for stage, (module, name) in STAGES.items():
         runs[f"{stage} replayed"] = replaying(module, name, frames)
     runs["skeleton"] = lambda: [skeleton(f) for f in frames]
-    if locate._kernels is not None:
+    if kernels.compiled is not None:
         runs["numpy reference"] = lambda: _without_kernels(runs["pipeline"])
     return runs
 
 
 def _without_kernels(run: Callable[[], Any]) -> Any:
-    with mock.patch.object(locate, "_kernels", None):
+    with mock.patch.object(kernels, "compiled", None):
         return run()
 
 
@@ -176,8 +176,8 @@ def main(frames: int, passes: int, json_out: Path | None) -> None:
         _, video = make_inputs(Path(tmp), frames)
         images = decoded_frames(video, frames)
     results, calls = measure(images, passes), library_calls(images)
-    kernels = "compiled kernels" if locate._kernels is not None else "numpy reference (kernels not built)"
-    click.echo(f"{len(images)} frames of 640x480, {passes} passes, CPU time at 1 OpenCV thread, {kernels}:")
+    which = "compiled kernels" if kernels.compiled is not None else "numpy reference (kernels not built)"
+    click.echo(f"{len(images)} frames of 640x480, {passes} passes, CPU time at 1 OpenCV thread, {which}:")
     for name, r in results.items():
         click.echo(f"  {name:26s} best pass {r['best_ms']:.3f} ms  {r['median_ratio']:.3f}x the pipeline")
     click.echo(f"the pipeline's own calls a frame: {calls['opencv']:.1f} OpenCV, {calls['numpy']:.1f} numpy")
@@ -187,7 +187,7 @@ def main(frames: int, passes: int, json_out: Path | None) -> None:
             {
                 "frames": len(images),
                 "passes": passes,
-                "kernels": locate._kernels is not None,
+                "kernels": kernels.compiled is not None,
                 "variants": results,
                 "calls": calls,
             },

@@ -106,9 +106,9 @@ def find_video_devices(dev_dir: str = "/dev", sysfs_dir: str = "/sys/class/video
 
 def _kernels_built() -> bool:
     """Whether the compiled preprocessing kernels were built at install and import here."""
-    from . import locate
+    from . import kernels
 
-    return locate._kernels is not None
+    return kernels.compiled is not None
 
 
 def _venv_system_site_packages() -> bool | None:

@@ -15,8 +15,9 @@ Steps, all at WORK_SIDE px (a 640x480 frame is box-averaged 4x: fast, and the no
    largest first, at most MAX_CANDIDATES; each carries the angle that would stand it upright.
 
 Steps 1-3 make ~50 small numpy and OpenCV calls a frame, which cost more than their arithmetic: where a C compiler was
-at install, edge/_kernels.c does the smooth lighting fit and the background, ink, noise and polarity in one call each
-(`_fit_smooth`, `_background_ink`: the numpy code here is their reference, held to them by tests/test_edge_kernels.py).
+at install, edge/_kernels.c (`kernels.compiled`) does the smooth lighting fit, the background, ink, noise and polarity,
+a blob's symmetry and a crop's ink in one call each (`_fit_smooth`, `_background_ink`, `_symmetry`, `Scene.ink_of`:
+the numpy code here is their reference, held to them by tests/test_edge_kernels.py).
 
 No object above the noise floor, or one too small, too faint or too thin (a line: what is left of a shadow edge) to
 be a garment, is the preprocessing's evidence of "nothing in view" (`Scene.reason`).
@@ -32,10 +33,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-try:  # the compiled kernels (edge/_kernels.c: _fit_smooth and _background_ink in one call each), built where a C
-    from . import _kernels  # compiler is; without them, the numpy reference below (the same steps)
-except ImportError:
-    _kernels = None
+from . import kernels
 
 # (OpenCV calls on the per-frame path take their arguments by position: parsing keywords costs ~1 us a call, and a
 # frame makes ~30 such calls)
@@ -122,11 +120,11 @@ class Scene:
         """The ink (`ink`) of `region`, the gray frame's box (x0, y0, x1, y1) shrunk, against the background under it
         (`background_over`): the kernel's one call where no shadow step is modelled, or the numpy reference."""
         h, w = region.shape
-        if _kernels is None or self.lighting.steps.any():
+        if kernels.compiled is None or self.lighting.steps.any():
             return ink(region, self.background_over(box, h, w), self.dark_object)
         out = np.empty((h, w), np.float32)
         region = np.ascontiguousarray(region)  # (a crop too small to shrink is a view of the frame)
-        _kernels.crop_ink(region, h, w, self.background, *self.background.shape, *self._working_box(box),
+        kernels.compiled.crop_ink(region, h, w, self.background, *self.background.shape, *self._working_box(box),
                           self.dark_object, out)  # fmt: skip
         return out
 
@@ -396,10 +394,10 @@ def fit_lighting(work: np.ndarray) -> Lighting:
 def _fit_smooth(cells: np.ndarray) -> tuple[np.ndarray, int]:
     """The smooth surface fitted robustly to the log of `cells` (float32 means), three passes from the border band,
     and on how many sides it misses the border (`_sides_missed`): the kernel's one call, or the numpy reference."""
-    if _kernels is not None:
+    if kernels.compiled is not None:
         h, w = cells.shape
         far = SHADOW_EVIDENCE * MIN_SHADOW_STEP
-        coef, sides = _kernels.fit_smooth(cells, h, w, _band_width(h, w), 3, _RIDGE[0, 0], far)
+        coef, sides = kernels.compiled.fit_smooth(cells, h, w, _band_width(h, w), 3, _RIDGE[0, 0], far)
         return np.array(coef), sides
     grid = _fit_grid(*cells.shape)
     z = cv2.log(cv2.max(cells, 1.0)).ravel()
@@ -473,8 +471,8 @@ def _symmetry(mask: np.ndarray) -> tuple[float, float, float, float | None]:
     """A blob's (uint8 `mask`) area; its mirror axis, the angle among _UPRIGHT_DEGREES whose rotation leaves it least
     asymmetric (`_asymmetry`); the mirror IoU about that axis; and about the vertical as it stands (None when the
     first reaches SYMMETRY_IOU: not needed). The kernel's one call, or the numpy and OpenCV reference."""
-    if _kernels is not None:
-        return _kernels.symmetry(mask, *mask.shape, MAX_UPRIGHT_ANGLE, SYMMETRY_IOU)
+    if kernels.compiled is not None:
+        return kernels.compiled.symmetry(mask, *mask.shape, MAX_UPRIGHT_ANGLE, SYMMETRY_IOU)
     moments = cv2.moments(mask, True)  # (binary image)
     if moments["m00"] < 5:
         return moments["m00"], 0.0, 0.0, None
@@ -639,12 +637,12 @@ def _background_ink(work: np.ndarray, lighting: Lighting, invert: str) -> tuple[
     """The background under `work` (the lighting model, at least 1), the ink map, the background's noise and whether
     the object is dark (`invert` on: dark, off: light, auto: whichever departs more): the kernel's one call where no
     shadow step is modelled, or the numpy reference."""
-    if _kernels is not None and not lighting.steps.any():
+    if kernels.compiled is not None and not lighting.steps.any():
         h, w = work.shape
         background, ink_map = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
         polarity = {"on": 1, "off": -1}.get(invert, 0)
         coef = tuple(lighting.coef.tolist())
-        noise, dark = _kernels.background_ink(
+        noise, dark = kernels.compiled.background_ink(
             work, h, w, coef, _band_width(-(-h // 3), -(-w // 3)), polarity, background, ink_map
         )
         return background, ink_map if dark else ink(work, background, False), noise, dark

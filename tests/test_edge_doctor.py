@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import BLOCK_TENSORFLOW
 
-from fashion_edge.edge import doctor, locate
+from fashion_edge.edge import doctor, kernels
 from fashion_edge.edge.doctor import FAIL, NOTE, OK, WARN, Facts, diagnose, find_video_devices, parse_opencv_build
 
 PI_BOARD = "Raspberry Pi 5 Model B Rev 1.0"
@@ -153,7 +153,7 @@ def test_doctor_on_this_machine_json():
     assert data["facts"]["python"] == platform.python_version()
     assert "litert" in data["facts"]["runtimes"]
     assert data["will_use"]["runtime"] == "litert"
-    assert data["facts"]["kernels"] is (locate._kernels is not None)
+    assert data["facts"]["kernels"] is (kernels.compiled is not None)
     assert result.exit_code == (0 if data["ok"] else 1)
 
 

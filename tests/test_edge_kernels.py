@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 
 from fashion_edge.benchmarks.scenes import CONDITIONS, EMPTY_CONDITIONS, iter_frames
-from fashion_edge.edge import locate, preprocess
+from fashion_edge.edge import kernels, locate, preprocess
 
-kernels = locate._kernels
-needs_kernels = pytest.mark.skipif(kernels is None, reason="the compiled kernels are not built here")
+compiled = kernels.compiled
+needs_kernels = pytest.mark.skipif(compiled is None, reason="the compiled kernels are not built here")
 
 
 def test_the_kernels_are_built_where_a_c_compiler_and_python_headers_are():
     headers = Path(sysconfig.get_paths()["include"], "Python.h").is_file()
     if not (shutil.which("cc") or shutil.which("gcc")) or not headers:
         pytest.skip("no C compiler or Python headers: the numpy reference runs")
-    assert kernels is not None, "pip install -e . did not build fashion_edge.edge._kernels"
+    assert compiled is not None, "pip install -e . did not build fashion_edge.edge._kernels"
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +34,11 @@ def frames(fmnist) -> list[np.ndarray]:
 
 @pytest.fixture
 def reference(monkeypatch):
-    """Runs a function of locate with the kernels switched off: the numpy reference."""
+    """Runs a function with the kernels switched off: the numpy reference."""
 
     def run(function, *args):
         with monkeypatch.context() as patch:
-            patch.setattr(locate, "_kernels", None)
+            patch.setattr(kernels, "compiled", None)
             return function(*args)
 
     return run
@@ -102,29 +102,29 @@ def test_kernels_refuse_buffers_that_do_not_fit():
     cells, work = np.ones((15, 20), np.float32), np.ones((120, 160), np.float32)
     out = np.empty((120, 160), np.float32)
     with pytest.raises(ValueError):
-        kernels.fit_smooth(cells, 15, 21, 1, 3, 1e-4, 0.06)  # more cells than the buffer holds
+        compiled.fit_smooth(cells, 15, 21, 1, 3, 1e-4, 0.06)  # more cells than the buffer holds
     with pytest.raises(ValueError):
-        kernels.fit_smooth(np.ones((2, 2), np.float32), 2, 2, 1, 3, 1e-4, 0.06)
+        compiled.fit_smooth(np.ones((2, 2), np.float32), 2, 2, 1, 3, 1e-4, 0.06)
     with pytest.raises(ValueError):
-        kernels.background_ink(work, 120, 160, (0.0,) * 6, 3, 0, np.empty((120, 159), np.float32), out)
+        compiled.background_ink(work, 120, 160, (0.0,) * 6, 3, 0, np.empty((120, 159), np.float32), out)
     with pytest.raises(ValueError, match="contiguous"):
-        kernels.background_ink(work[:, ::2], 120, 80, (0.0,) * 6, 3, 0, out[:, :80], out[:, 80:])
+        compiled.background_ink(work[:, ::2], 120, 80, (0.0,) * 6, 3, 0, out[:, :80], out[:, 80:])
     with pytest.raises(TypeError):
-        kernels.background_ink(work, 120, 160, (0.0,) * 6, 3, 0, work.tobytes(), out)  # a read-only output
+        compiled.background_ink(work, 120, 160, (0.0,) * 6, 3, 0, work.tobytes(), out)  # a read-only output
     with pytest.raises(ValueError):  # a box reaching past the background
-        kernels.crop_ink(
+        compiled.crop_ink(
             np.ones((8, 8), np.uint8), 8, 8, work, 120, 160, 150, 0, 161, 8, True, np.empty((8, 8), np.float32)
         )
     with pytest.raises(ValueError):
-        kernels.symmetry(np.ones((10, 10), np.uint8), 10, 11, 25.0, 0.85)
+        compiled.symmetry(np.ones((10, 10), np.uint8), 10, 11, 25.0, 0.85)
     with pytest.raises(ValueError):
-        kernels.symmetry(np.ones((800, 800), np.uint8), 800, 800, 25.0, 0.85)  # larger than any working copy
+        compiled.symmetry(np.ones((800, 800), np.uint8), 800, 800, 25.0, 0.85)  # larger than any working copy
 
 
 @needs_kernels
 def test_an_absurd_surface_stays_finite():
     work = np.full((120, 160), 100.0, np.float32)
     background, ink = np.empty_like(work), np.empty_like(work)
-    noise, _ = kernels.background_ink(work, 120, 160, (500.0, -900.0, 0, 0, 0, 0), 3, 0, background, ink)
+    noise, _ = compiled.background_ink(work, 120, 160, (500.0, -900.0, 0, 0, 0, 0), 3, 0, background, ink)
     assert np.isfinite(background).all() and np.isfinite(ink).all() and np.isfinite(noise)
     assert background.min() >= 1.0 and ink.min() >= 0.0
