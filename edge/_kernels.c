@@ -1,6 +1,7 @@
 /* Compiled per-frame kernels for edge/locate.py: the smooth lighting fit; the background, ink, noise and polarity of
- * the working copy; a blob's mirror symmetry; the ink of the garment's crop. Each is a numpy reference in locate.py
- * (`_fit_smooth`, `_background_ink`, `_symmetry`, `Scene.ink_of`) made one call: a frame's ~60 small numpy and OpenCV calls there cost more than
+ * the working copy; a blob's mirror symmetry; the garment crop's ink, its box and the finished model input. Each is
+ * a numpy reference in locate.py (`_fit_smooth`, `_background_ink`, `_symmetry`, `Scene.ink_of`) or preprocess.py
+ * (`_ink_box`, `_finish`) made one call: a frame's ~60 small numpy and OpenCV calls there cost more than
  * their arithmetic. Same steps, same constants (passed
  * in from locate.py), in double precision; tests/test_edge_kernels.py holds the two to each other.
  *
@@ -481,10 +482,129 @@ static PyObject *crop_ink(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* Index i of a line of n pixels with cv2's default border (BORDER_REFLECT_101: ... 2 1 | 0 1 2 ... n-1 | n-2 ...). */
+static Py_ssize_t reflect101(Py_ssize_t i, Py_ssize_t n) {
+    if (n == 1) return 0;
+    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * n - 2 - i;
+    return i;
+}
+
+/* A symmetric separable blur of a float32 h x w image (taps k[0] at the centre, k[1..radius] either side; the
+ * default border), as cv2.GaussianBlur makes it: rows, then columns. `tmp` and `out` hold h * w floats. */
+static void blur(const float *src, Py_ssize_t h, Py_ssize_t w, const float *k, int radius, float *tmp, float *out) {
+    float padded[MAX_SIDE + 16];
+    for (Py_ssize_t y = 0; y < h; y++) {  /* each row padded by its reflection, then one straight loop */
+        const float *row = src + y * w;
+        for (Py_ssize_t x = -radius; x < w + radius; x++) padded[x + radius] = row[reflect101(x, w)];
+        const float *p = padded + radius;
+        float *t = tmp + y * w;
+        for (Py_ssize_t x = 0; x < w; x++) {
+            float v = p[x] * k[0];
+            for (int j = 1; j <= radius; j++) v += k[j] * (p[x - j] + p[x + j]);
+            t[x] = v;
+        }
+    }
+    for (Py_ssize_t y = 0; y < h; y++) {  /* the rows above and below, reflected at the edges */
+        const float *up[8], *down[8];
+        for (int j = 1; j <= radius; j++) {
+            up[j - 1] = tmp + reflect101(y - j, h) * w;
+            down[j - 1] = tmp + reflect101(y + j, h) * w;
+        }
+        const float *mid = tmp + y * w;
+        float *o = out + y * w;
+        for (Py_ssize_t x = 0; x < w; x++) {
+            float v = mid[x] * k[0];
+            for (int j = 1; j <= radius; j++) v += k[j] * (up[j - 1][x] + down[j - 1][x]);
+            o[x] = v;
+        }
+    }
+}
+
+#define MAX_CROP_PIXELS 65536  /* 256 x 256: a crop is at most CROP_SIDE (112) a side */
+
+/* ink_box(ink, h, w, floor) -> (x, y, w, h): the box of the pixels of `ink` (float32 h x w) above `floor` after a 3x3
+ * Gaussian, (0, 0, 0, 0) if none (cv2.boundingRect of cv2.GaussianBlur(ink, (3, 3), 0) > floor). */
+static PyObject *ink_box(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    Py_ssize_t h, w;
+    double floor_;
+    if (!PyArg_ParseTuple(args, "y*nnd", &buf, &h, &w, &floor_)) return NULL;
+    if (h < 1 || w < 1 || h * w > MAX_CROP_PIXELS || buf.len != h * w * (Py_ssize_t)sizeof(float)) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "ink_box: a float32 h x w image of at most 256 x 256 expected");
+        return NULL;
+    }
+    static float tmp[MAX_CROP_PIXELS], blurred[MAX_CROP_PIXELS];
+    static const float k3[2] = {0.5f, 0.25f};
+    blur((const float *)buf.buf, h, w, k3, 1, tmp, blurred);
+    PyBuffer_Release(&buf);
+    float limit = (float)floor_;
+    Py_ssize_t x0 = w, y0 = h, x1 = -1, y1 = -1;
+    for (Py_ssize_t y = 0; y < h; y++)
+        for (Py_ssize_t x = 0; x < w; x++)
+            if (blurred[y * w + x] > limit) {
+                if (x < x0) x0 = x;
+                if (x > x1) x1 = x;
+                if (y < y0) y0 = y;
+                y1 = y;
+            }
+    if (x1 < 0) return Py_BuildValue("(nnnn)", (Py_ssize_t)0, (Py_ssize_t)0, (Py_ssize_t)0, (Py_ssize_t)0);
+    return Py_BuildValue("(nnnn)", x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+}
+
+/* finish(square, h, w, floor, amount, out): the model input from the fitted ink (float32 h x w): stretched so its
+ * third brightest pixel is white (at least `floor`), with an unsharp mask of `amount` (Gaussian sigma 1, 9 taps), rounded
+ * and saturated to uint8 `out` (preprocess._finish's reference: a partition, then sharpen). */
+static PyObject *finish(PyObject *self, PyObject *args) {
+    Py_buffer buf, out_buf;
+    Py_ssize_t h, w;
+    double floor_, amount;
+    if (!PyArg_ParseTuple(args, "y*nnddw*", &buf, &h, &w, &floor_, &amount, &out_buf)) return NULL;
+    if (h < 1 || w < 1 || h * w > 4096 || buf.len != h * w * (Py_ssize_t)sizeof(float) || out_buf.len != h * w) {
+        PyBuffer_Release(&buf); PyBuffer_Release(&out_buf);
+        PyErr_SetString(PyExc_ValueError, "finish: a float32 h x w square (at most 64 x 64) and a uint8 out expected");
+        return NULL;
+    }
+    const float *square = (const float *)buf.buf;
+    float top[3] = {-INFINITY, -INFINITY, -INFINITY};  /* the three largest, largest first */
+    for (Py_ssize_t i = 0; i < h * w; i++) {
+        float v = square[i];
+        if (v > top[2]) {
+            if (v > top[0]) { top[2] = top[1]; top[1] = top[0]; top[0] = v; }
+            else if (v > top[1]) { top[2] = top[1]; top[1] = v; }
+            else top[2] = v;
+        }
+    }
+    double peak = h * w >= 3 ? top[2] : top[h * w - 1];  /* (numpy: the value that partition puts third from the end) */
+    if (peak < floor_) peak = floor_;
+    if (peak < 1e-3) peak = 1e-3;
+    double scale = 255.0 / peak;
+    float k9[5], sum = 0.0f;  /* cv2.getGaussianKernel(9, 1.0, CV_32F), centre first */
+    float taps[9];
+    for (int i = 0; i < 9; i++) {
+        double x = i - 4.0;
+        taps[i] = (float)exp(-0.5 * x * x);
+        sum += taps[i];
+    }
+    for (int i = 0; i < 5; i++) k9[i] = (float)(taps[4 + i] * (1.0 / sum));
+    static float tmp[4096], blurred[4096];
+    blur(square, h, w, k9, 4, tmp, blurred);
+    float alpha = (float)((1.0 + amount) * scale), beta = (float)(-amount * scale);
+    unsigned char *out = (unsigned char *)out_buf.buf;
+    for (Py_ssize_t i = 0; i < h * w; i++) {
+        float v = nearest(square[i] * alpha + blurred[i] * beta);
+        out[i] = v <= 0.0f ? 0 : (v >= 255.0f ? 255 : (unsigned char)v);
+    }
+    PyBuffer_Release(&buf); PyBuffer_Release(&out_buf);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"fit_smooth", fit_smooth, METH_VARARGS, "The smooth lighting fit on cell means: (coef, sides missed)."},
     {"background_ink", background_ink, METH_VARARGS, "Background, ink, noise and polarity of the working copy."},
     {"crop_ink", crop_ink, METH_VARARGS, "The ink of a crop against the working copy's background under it."},
+    {"ink_box", ink_box, METH_VARARGS, "The box of a crop's ink above a floor, after a 3x3 Gaussian."},
+    {"finish", finish, METH_VARARGS, "The model input: the fitted ink stretched to white and sharpened."},
     {"symmetry", symmetry, METH_VARARGS, "A blob's area, mirror axis and mirror IoUs about it and as it stands."},
     {NULL, NULL, 0, NULL},
 };

@@ -90,6 +90,20 @@ def test_the_symmetry_kernel_gives_the_references_figures_exactly(frames, refere
 
 
 @needs_kernels
+def test_the_crop_kernels_agree_with_the_reference_on_any_ink(reference):
+    rng = np.random.default_rng(11)
+    for h, w in [(112, 80), (1, 1), (1, 7), (5, 1), (3, 3), (28, 28)]:
+        ink = (rng.random((h, w)) * rng.random((h, w)) ** 3).astype(np.float32)
+        for floor in (0.05, 0.3, 2.0):  # (2.0: above every pixel: no box)
+            assert preprocess._ink_box(ink, floor) == reference(preprocess._ink_box, ink, floor)
+    for _ in range(20):
+        square = preprocess.fit_to_square((rng.random(rng.integers(2, 60, 2)) ** 2).astype(np.float32))
+        for floor in (0.05, 0.9):
+            got, want = preprocess._finish(square, floor), reference(preprocess._finish, square, floor)
+            assert got.dtype == np.uint8 and np.abs(got.astype(int) - want).max() <= 1
+
+
+@needs_kernels
 def test_preprocessing_with_the_kernels_gives_the_references_boxes_and_inputs(frames, reference):
     for frame in frames:
         got, want = preprocess.preprocess(frame), reference(preprocess.preprocess, frame)
@@ -115,6 +129,10 @@ def test_kernels_refuse_buffers_that_do_not_fit():
         compiled.crop_ink(
             np.ones((8, 8), np.uint8), 8, 8, work, 120, 160, 150, 0, 161, 8, True, np.empty((8, 8), np.float32)
         )
+    with pytest.raises(ValueError):
+        compiled.ink_box(np.ones((300, 300), np.float32), 300, 300, 0.1)  # larger than any crop
+    with pytest.raises(ValueError):
+        compiled.finish(np.ones((28, 28), np.float32), 28, 28, 0.1, 0.5, np.empty((28, 27), np.uint8))
     with pytest.raises(ValueError):
         compiled.symmetry(np.ones((10, 10), np.uint8), 10, 11, 25.0, 0.85)
     with pytest.raises(ValueError):
