@@ -1,6 +1,7 @@
 /* Compiled per-frame kernels for edge/locate.py: the smooth lighting fit; the background, ink, noise and polarity of
- * the working copy; a blob's mirror symmetry; the garment crop's ink, its box and the finished model input. Each is
- * a numpy reference in locate.py (`_fit_smooth`, `_background_ink`, `_symmetry`, `Scene.ink_of`) or preprocess.py
+ * the working copy; a candidate's ink statistics and upright angle; the garment crop's ink, its box and the finished
+ * model input. Each is a numpy reference in locate.py (`_fit_smooth`, `_background_ink`, `_measure`, `Scene.ink_of`)
+ * or preprocess.py
  * (`_ink_box`, `_finish`) made one call: a frame's ~60 small numpy and OpenCV calls there cost more than
  * their arithmetic. Same steps, same constants (passed
  * in from locate.py), in double precision; tests/test_edge_kernels.py holds the two to each other.
@@ -25,6 +26,7 @@
 #define MAX_CELLS 4096       /* the cell grid is ~20 x 15 */
 #define MAX_NOISE_SAMPLES 65536
 #define MAX_SIDE 4096        /* the working copy is 160 px a side */
+#define MAX_CROP_PIXELS 65536  /* 256 x 256: a crop is at most CROP_SIDE (112) a side */
 
 /* The k-th smallest of a[0..n-1] (0-based), reordering a: numpy's partition(k)[k]. */
 static double kth(double *a, Py_ssize_t n, Py_ssize_t k) {
@@ -335,6 +337,11 @@ static double mirror_iou(const unsigned char *mask, Py_ssize_t h, Py_ssize_t w, 
     double a11 = m[4] * det, a22 = m[0] * det, a12 = -m[1] * det, a21 = -m[3] * det;
     float f11 = (float)a11, f12 = (float)a12, f21 = (float)a21, f22 = (float)a22;
     float f1 = (float)(-a11 * m[2] - a12 * m[5]), f2 = (float)(-a21 * m[2] - a22 * m[5]);
+    float step_x[1024], step_y[1024];  /* f11 x and f21 x for each column, as the rule computes them */
+    for (Py_ssize_t x = 0; x < side; x++) {
+        step_x[x] = f11 * (float)x;
+        step_y[x] = f21 * (float)x;
+    }
     long count = 0, both = 0;
     for (Py_ssize_t y = 0; y < side; y++) {
         float row_x = f12 * (float)y + f1, row_y = f22 * (float)y + f2;
@@ -345,8 +352,9 @@ static double mirror_iou(const unsigned char *mask, Py_ssize_t h, Py_ssize_t w, 
         Py_ssize_t x0 = (Py_ssize_t)ceil(lo), x1 = (Py_ssize_t)floor(hi);
         memset(row, 0, (size_t)side);
         for (Py_ssize_t x = x0; x <= x1; x++) {
-            long sx = (long)nearest(f11 * (float)x + row_x), sy = (long)nearest(f21 * (float)x + row_y);
-            row[x] = sx >= 0 && sx < w && sy >= 0 && sy < h && mask[sy * w + sx];
+            long sx = (long)nearest(step_x[x] + row_x), sy = (long)nearest(step_y[x] + row_y);
+            int inside = ((unsigned long)sx < (unsigned long)w) & ((unsigned long)sy < (unsigned long)h);
+            row[x] = (unsigned char)(inside & (mask[inside ? sy * w + sx : 0] != 0));  /* (no branch a pixel) */
             count += row[x];
         }
         for (Py_ssize_t x = x0; x <= x1; x++) both += row[x] & row[side - 1 - x];
@@ -354,22 +362,48 @@ static double mirror_iou(const unsigned char *mask, Py_ssize_t h, Py_ssize_t w, 
     return (double)both / (double)(2 * count - both > 1 ? 2 * count - both : 1);
 }
 
-/* symmetry(mask, h, w, max_degrees, good_iou) -> (area, axis, iou, iou_upright): locate._symmetry. `mask` uint8 h x w
- * (0 or 1); the axis in whole degrees up to +-max_degrees whose odd central moments (mu11, mu30, mu12, scaled by the
- * blob's size) are smallest (locate._asymmetry); the mirror IoU about it, and (None when the first reaches good_iou)
- * about the vertical as it stands. */
-static PyObject *symmetry(PyObject *self, PyObject *args) {
-    Py_buffer buf;
-    Py_ssize_t h, w;
-    double max_degrees, good_iou;
-    if (!PyArg_ParseTuple(args, "y*nndd", &buf, &h, &w, &max_degrees, &good_iou)) return NULL;
-    Py_ssize_t side = (Py_ssize_t)hypot((double)h, (double)w) + 2;
-    if (h < 1 || w < 1 || buf.len != h * w || side > 1024 || !(max_degrees >= 0 && max_degrees <= 90)) {
-        PyBuffer_Release(&buf);
-        PyErr_SetString(PyExc_ValueError, "symmetry: a uint8 h x w mask expected, h and w <= 720");
-        return NULL;
+/* The parameters of the upright rule (locate.py's constants, passed in). */
+typedef struct {
+    double max_degrees, symmetry_iou, upright_iou, upright_gain;
+} Upright;
+
+/* The angle, among whole degrees up to +-max_degrees, whose rotation (x' = x c + y s, y' = y c - x s) gives the
+ * blob the smallest bounding box, if that box is clearly smaller than the unrotated one (`gain`); else 0. The
+ * extents over each row's leftmost and rightmost pixel centres: their convex hull is the blob's, as cv2.convexHull
+ * of its outline gives it (locate._upright_angle's last step). */
+static double box_angle(const unsigned char *mask, Py_ssize_t h, Py_ssize_t w, double max_degrees, double gain) {
+    static double px[2048], py[2048];
+    Py_ssize_t n = 0;
+    for (Py_ssize_t y = 0; y < h && n + 2 <= 2048; y++) {
+        const unsigned char *row = mask + y * w;
+        Py_ssize_t first = 0, last = w - 1;
+        while (first < w && !row[first]) first++;
+        if (first == w) continue;
+        while (!row[last]) last--;
+        px[n] = (double)first, py[n++] = (double)y;
+        px[n] = (double)last, py[n++] = (double)y;
     }
-    const unsigned char *mask = (const unsigned char *)buf.buf;
+    int steps = (int)(2 * max_degrees) + 1, best = 0;
+    double areas[181];
+    for (int k = 0; k < steps; k++) {
+        double a = (-max_degrees + k) * (3.141592653589793 / 180.0), c = cos(a), s = sin(a);
+        double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            double xr = c * px[i] + s * py[i], yr = -s * px[i] + c * py[i];
+            x_lo = xr < x_lo ? xr : x_lo, x_hi = xr > x_hi ? xr : x_hi;
+            y_lo = yr < y_lo ? yr : y_lo, y_hi = yr > y_hi ? yr : y_hi;
+        }
+        areas[k] = (x_hi - x_lo) * (y_hi - y_lo);
+        if (areas[k] < areas[best]) best = k;
+    }
+    return areas[best] < gain * areas[steps / 2] ? -max_degrees + best : 0.0;
+}
+
+/* The angle that stands a blob (`mask` uint8 h x w, 0 or 1) upright (locate._upright_angle): its mirror axis when it
+ * is symmetric about one, 0 when it is symmetric enough as it stands, else the angle of its tightest box. The axis
+ * is the whole degree up to +-max_degrees whose odd central moments (mu11, mu30, mu12, scaled by the blob's size) are
+ * smallest (locate._asymmetry). */
+static double upright_angle(const unsigned char *mask, Py_ssize_t h, Py_ssize_t w, const Upright *rule) {
     /* the moments of a binary image, as cv2.moments(mask, True): raw sums, then central */
     double m00 = 0, m10 = 0, m01 = 0, m20 = 0, m11 = 0, m02 = 0, m30 = 0, m21 = 0, m12 = 0, m03 = 0;
     for (Py_ssize_t y = 0; y < h; y++) {
@@ -383,10 +417,7 @@ static PyObject *symmetry(PyObject *self, PyObject *args) {
         m00 += x0; m10 += x1; m01 += x0 * yd; m20 += x2; m11 += x1 * yd; m02 += x0 * py;
         m30 += x3; m21 += x2 * yd; m12 += x1 * py; m03 += x0 * py * yd;
     }
-    if (m00 < 5) {
-        PyBuffer_Release(&buf);
-        return Py_BuildValue("dddO", m00, 0.0, 0.0, Py_None);
-    }
+    if (m00 < 5) return 0.0;
     double cx = m10 / m00, cy = m01 / m00;
     double mu20 = m20 - cx * m10, mu11 = m11 - cx * m01, mu02 = m02 - cy * m01;
     double mu30 = m30 - cx * (3 * mu20 + cx * m10), mu21 = m21 - cx * (2 * mu11 + cx * m01) - cy * mu20;
@@ -394,10 +425,10 @@ static PyObject *symmetry(PyObject *self, PyObject *args) {
     double size = mu20 + mu02 > 1e-9 ? mu20 + mu02 : 1e-9, second = 1.0 / size, third = pow(size, -1.5);
     double n20 = mu20 * second, n11 = mu11 * second, n02 = mu02 * second;
     double n30 = mu30 * third, n21 = mu21 * third, n12 = mu12 * third, n03 = mu03 * third;
-    int steps = (int)(2 * max_degrees) + 1;
+    int steps = (int)(2 * rule->max_degrees) + 1;
     double axis = 0.0, least = INFINITY;
     for (int k = 0; k < steps; k++) {  /* odd moments of the blob rotated by each angle (x' = x c + y s) */
-        double degrees = -max_degrees + k, a = degrees * (3.141592653589793 / 180.0), c = cos(a), s = sin(a);
+        double degrees = -rule->max_degrees + k, a = degrees * (3.141592653589793 / 180.0), c = cos(a), s = sin(a);
         double r11 = -c * s * n20 + (c * c - s * s) * n11 + c * s * n02;
         double r30 = c * c * c * n30 + 3 * c * c * s * n21 + 3 * c * s * s * n12 + s * s * s * n03;
         double r12 = c * s * s * n30 + (s * s * s - 2 * c * c * s) * n21 + (c * c * c - 2 * c * s * s) * n12 +
@@ -410,11 +441,42 @@ static PyObject *symmetry(PyObject *self, PyObject *args) {
     }
     static unsigned char canvas[1024 * 1024];
     double iou = mirror_iou(mask, h, w, cx, cy, axis, canvas);
-    PyObject *upright;
-    if (iou >= good_iou) upright = Py_NewRef(Py_None);
-    else upright = PyFloat_FromDouble(axis == 0.0 ? iou : mirror_iou(mask, h, w, cx, cy, 0.0, canvas));
-    PyBuffer_Release(&buf);
-    return Py_BuildValue("dddN", m00, axis, iou, upright);
+    if (iou >= rule->symmetry_iou) return axis;
+    if ((axis == 0.0 ? iou : mirror_iou(mask, h, w, cx, cy, 0.0, canvas)) >= rule->upright_iou) return 0.0;
+    double gain = 1.0 - 1.0 / (double)h - 1.0 / (double)w;  /* a pixel a side is no gain */
+    return box_angle(mask, h, w, rule->max_degrees, rule->upright_gain < gain ? rule->upright_gain : gain);
+}
+
+/* blob(mask, h, w, ink, ih, iw, x0, y0, max_degrees, symmetry_iou, upright_iou, upright_gain) -> (mean, sd, angle):
+ * a candidate's ink statistics under its mask (uint8 h x w, 0 or 1, at (x0, y0) of the float32 ih x iw ink map; as
+ * cv2.meanStdDev) and the angle that stands it upright (locate._upright_angle): locate._measure. */
+static PyObject *blob(PyObject *self, PyObject *args) {
+    Py_buffer mask_buf, ink_buf;
+    Py_ssize_t h, w, ih, iw, x0, y0;
+    Upright rule;
+    if (!PyArg_ParseTuple(args, "y*nny*nnnndddd", &mask_buf, &h, &w, &ink_buf, &ih, &iw, &x0, &y0, &rule.max_degrees,
+                          &rule.symmetry_iou, &rule.upright_iou, &rule.upright_gain))
+        return NULL;
+    Py_ssize_t side = (Py_ssize_t)hypot((double)h, (double)w) + 2;
+    if (h < 1 || w < 1 || mask_buf.len != h * w || side > 1024 || ink_buf.len != ih * iw * (Py_ssize_t)sizeof(float) ||
+        x0 < 0 || y0 < 0 || x0 + w > iw || y0 + h > ih || !(rule.max_degrees >= 0 && rule.max_degrees <= 90)) {
+        PyBuffer_Release(&mask_buf); PyBuffer_Release(&ink_buf);
+        PyErr_SetString(PyExc_ValueError, "blob: a uint8 h x w mask (h, w <= 720) within a float32 ink map expected");
+        return NULL;
+    }
+    const unsigned char *mask = (const unsigned char *)mask_buf.buf;
+    const float *ink = (const float *)ink_buf.buf;
+    double n = 0, sum = 0, squares = 0;
+    for (Py_ssize_t y = 0; y < h; y++)
+        for (Py_ssize_t x = 0; x < w; x++)
+            if (mask[y * w + x]) {
+                double v = ink[(y0 + y) * iw + x0 + x];
+                n += 1, sum += v, squares += v * v;
+            }
+    double mean = n ? sum / n : 0.0, variance = n ? squares / n - mean * mean : 0.0;
+    double angle = upright_angle(mask, h, w, &rule);
+    PyBuffer_Release(&mask_buf); PyBuffer_Release(&ink_buf);
+    return Py_BuildValue("ddd", mean, sqrt(variance > 0 ? variance : 0.0), angle);
 }
 
 /* cv2.resize's INTER_LINEAR table for one axis, dn destination points from sn source points: each point's first
@@ -429,6 +491,28 @@ static void linear_table(Py_ssize_t dn, Py_ssize_t sn, Py_ssize_t *index, float 
         if (s >= sn - 1) f = 0.0f, s = sn - 1;
         index[d] = s;
         weight[d] = f;
+    }
+}
+
+/* The ink of each crop row against the two resized background rows mixed (crop_ink's per-pixel part). */
+PIXEL_LOOP static void crop_ink_rows(const unsigned char *restrict region, const float *restrict rows,
+                                     const Py_ssize_t *yi, const float *ya, Py_ssize_t ch, Py_ssize_t cw, Py_ssize_t sh,
+                                     int dark, float *restrict out) {
+    for (Py_ssize_t y = 0; y < ch; y++) {
+        const float *row0 = rows + yi[y] * cw, *row1 = rows + (yi[y] + 1 < sh ? yi[y] + 1 : yi[y]) * cw;
+        const unsigned char *g = region + y * cw;
+        float *o = out + y * cw, beta = ya[y];
+        if (dark)
+            for (Py_ssize_t x = 0; x < cw; x++) {
+                float v = 1.0f - (float)g[x] / (row0[x] * (1.0f - beta) + row1[x] * beta);
+                o[x] = v > 0.0f ? v : 0.0f;
+            }
+        else
+            for (Py_ssize_t x = 0; x < cw; x++) {
+                float under = row0[x] * (1.0f - beta) + row1[x] * beta, room = 255.0f - under;
+                float v = ((float)g[x] - under) / (room > 1.0f ? room : 1.0f);
+                o[x] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+            }
     }
 }
 
@@ -451,33 +535,26 @@ static PyObject *crop_ink(PyObject *self, PyObject *args) {
         return NULL;
     }
     static Py_ssize_t xi[MAX_SIDE], yi[MAX_SIDE];
-    static float xa[MAX_SIDE], ya[MAX_SIDE], row0[MAX_SIDE], row1[MAX_SIDE];
+    static float xa[MAX_SIDE], ya[MAX_SIDE], rows[MAX_CROP_PIXELS];
+    if (sh * cw > MAX_CROP_PIXELS) {
+        PyBuffer_Release(&region_buf); PyBuffer_Release(&bg_buf); PyBuffer_Release(&out_buf);
+        PyErr_SetString(PyExc_ValueError, "crop_ink: the box is too tall for the crop's width");
+        return NULL;
+    }
     linear_table(cw, sw, xi, xa);
     linear_table(ch, sh, yi, ya);
     const unsigned char *region = (const unsigned char *)region_buf.buf;
     const float *bg = (const float *)bg_buf.buf;
     float *out = (float *)out_buf.buf;
-    for (Py_ssize_t y = 0; y < ch; y++) {
-        const float *s0 = bg + (wy0 + yi[y]) * bw + wx0, *s1 = bg + (wy0 + (yi[y] + 1 < sh ? yi[y] + 1 : yi[y])) * bw + wx0;
-        for (Py_ssize_t x = 0; x < cw; x++) {  /* the two source rows resized along x, then mixed */
-            Py_ssize_t a = xi[x], b = a + 1 < sw ? a + 1 : a;
-            row0[x] = s0[a] * (1.0f - xa[x]) + s0[b] * xa[x];
-            row1[x] = s1[a] * (1.0f - xa[x]) + s1[b] * xa[x];
-        }
-        const unsigned char *g = region + y * cw;
-        float *o = out + y * cw, beta = ya[y];
+    for (Py_ssize_t r = 0; r < sh; r++) {  /* each source row resized along x, once */
+        const float *src = bg + (wy0 + r) * bw + wx0;
+        float *dst = rows + r * cw;
         for (Py_ssize_t x = 0; x < cw; x++) {
-            float under = row0[x] * (1.0f - beta) + row1[x] * beta, v;
-            if (dark) {
-                v = 1.0f - (float)g[x] / under;
-                o[x] = v > 0.0f ? v : 0.0f;
-            } else {
-                float room = 255.0f - under;
-                v = ((float)g[x] - under) / (room > 1.0f ? room : 1.0f);
-                o[x] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-            }
+            Py_ssize_t a = xi[x], b = a + 1 < sw ? a + 1 : a;
+            dst[x] = src[a] * (1.0f - xa[x]) + src[b] * xa[x];
         }
     }
+    crop_ink_rows(region, rows, yi, ya, ch, cw, sh, dark, out);
     PyBuffer_Release(&region_buf); PyBuffer_Release(&bg_buf); PyBuffer_Release(&out_buf);
     Py_RETURN_NONE;
 }
@@ -490,12 +567,18 @@ static Py_ssize_t reflect101(Py_ssize_t i, Py_ssize_t n) {
 }
 
 /* A symmetric separable blur of a float32 h x w image (taps k[0] at the centre, k[1..radius] either side; the
- * default border), as cv2.GaussianBlur makes it: rows, then columns. `tmp` and `out` hold h * w floats. */
-static void blur(const float *src, Py_ssize_t h, Py_ssize_t w, const float *k, int radius, float *tmp, float *out) {
+ * default border), as cv2.GaussianBlur makes it: rows, then columns. `tmp` and `out` hold h * w floats. (Inlined
+ * with a constant radius, so its loops unroll and vectorise.) */
+static ALWAYS_INLINE void blur(const float *src, Py_ssize_t h, Py_ssize_t w, const float *k, const int radius, float *tmp,
+                               float *out) {
     float padded[MAX_SIDE + 16];
     for (Py_ssize_t y = 0; y < h; y++) {  /* each row padded by its reflection, then one straight loop */
         const float *row = src + y * w;
-        for (Py_ssize_t x = -radius; x < w + radius; x++) padded[x + radius] = row[reflect101(x, w)];
+        memcpy(padded + radius, row, (size_t)w * sizeof(float));
+        for (int j = 1; j <= radius; j++) {
+            padded[radius - j] = row[reflect101(-j, w)];
+            padded[radius + w - 1 + j] = row[reflect101(w - 1 + j, w)];
+        }
         const float *p = padded + radius;
         float *t = tmp + y * w;
         for (Py_ssize_t x = 0; x < w; x++) {
@@ -520,7 +603,6 @@ static void blur(const float *src, Py_ssize_t h, Py_ssize_t w, const float *k, i
     }
 }
 
-#define MAX_CROP_PIXELS 65536  /* 256 x 256: a crop is at most CROP_SIDE (112) a side */
 
 /* ink_box(ink, h, w, floor) -> (x, y, w, h): the box of the pixels of `ink` (float32 h x w) above `floor` after a 3x3
  * Gaussian, (0, 0, 0, 0) if none (cv2.boundingRect of cv2.GaussianBlur(ink, (3, 3), 0) > floor). */
@@ -540,14 +622,17 @@ static PyObject *ink_box(PyObject *self, PyObject *args) {
     PyBuffer_Release(&buf);
     float limit = (float)floor_;
     Py_ssize_t x0 = w, y0 = h, x1 = -1, y1 = -1;
-    for (Py_ssize_t y = 0; y < h; y++)
-        for (Py_ssize_t x = 0; x < w; x++)
-            if (blurred[y * w + x] > limit) {
-                if (x < x0) x0 = x;
-                if (x > x1) x1 = x;
-                if (y < y0) y0 = y;
-                y1 = y;
-            }
+    for (Py_ssize_t y = 0; y < h; y++) {  /* each row's first and last pixel above the floor */
+        const float *row = blurred + y * w;
+        Py_ssize_t first = 0, last = w - 1;
+        while (first < w && !(row[first] > limit)) first++;
+        if (first == w) continue;
+        while (!(row[last] > limit)) last--;
+        x0 = first < x0 ? first : x0;
+        x1 = last > x1 ? last : x1;
+        y0 = y < y0 ? y : y0;
+        y1 = y;
+    }
     if (x1 < 0) return Py_BuildValue("(nnnn)", (Py_ssize_t)0, (Py_ssize_t)0, (Py_ssize_t)0, (Py_ssize_t)0);
     return Py_BuildValue("(nnnn)", x0, y0, x1 - x0 + 1, y1 - y0 + 1);
 }
@@ -605,7 +690,7 @@ static PyMethodDef methods[] = {
     {"crop_ink", crop_ink, METH_VARARGS, "The ink of a crop against the working copy's background under it."},
     {"ink_box", ink_box, METH_VARARGS, "The box of a crop's ink above a floor, after a 3x3 Gaussian."},
     {"finish", finish, METH_VARARGS, "The model input: the fitted ink stretched to white and sharpened."},
-    {"symmetry", symmetry, METH_VARARGS, "A blob's area, mirror axis and mirror IoUs about it and as it stands."},
+    {"blob", blob, METH_VARARGS, "A candidate's ink mean and deviation under its mask, and its upright angle."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -16,8 +16,8 @@ Steps, all at WORK_SIDE px (a 640x480 frame is box-averaged 4x: fast, and the no
 
 Steps 1-3 make ~50 small numpy and OpenCV calls a frame, which cost more than their arithmetic: where a C compiler was
 at install, edge/_kernels.c (`kernels.compiled`) does the smooth lighting fit, the background, ink, noise and polarity,
-a blob's symmetry and a crop's ink in one call each (`_fit_smooth`, `_background_ink`, `_symmetry`, `Scene.ink_of`:
-the numpy code here is their reference, held to them by tests/test_edge_kernels.py).
+a candidate's statistics and upright angle, and a crop's ink in one call each (`_fit_smooth`, `_background_ink`,
+`_measure`, `Scene.ink_of`: the numpy code here is their reference, held to them by tests/test_edge_kernels.py).
 
 No object above the noise floor, or one too small, too faint or too thin (a line: what is left of a shadow edge) to
 be a garment, is the preprocessing's evidence of "nothing in view" (`Scene.reason`).
@@ -470,9 +470,7 @@ def _upright_angle(mask: np.ndarray) -> float:
 def _symmetry(mask: np.ndarray) -> tuple[float, float, float, float | None]:
     """A blob's (uint8 `mask`) area; its mirror axis, the angle among _UPRIGHT_DEGREES whose rotation leaves it least
     asymmetric (`_asymmetry`); the mirror IoU about that axis; and about the vertical as it stands (None when the
-    first reaches SYMMETRY_IOU: not needed). The kernel's one call, or the numpy and OpenCV reference."""
-    if kernels.compiled is not None:
-        return kernels.compiled.symmetry(mask, *mask.shape, MAX_UPRIGHT_ANGLE, SYMMETRY_IOU)
+    first reaches SYMMETRY_IOU: not needed)."""
     moments = cv2.moments(mask, True)  # (binary image)
     if moments["m00"] < 5:
         return moments["m00"], 0.0, 0.0, None
@@ -600,12 +598,21 @@ def _candidate(
         is_member = np.zeros(count, bool)
         is_member[members] = True
         region = is_member[labels[y0:y1, x0:x1]]
-    mask = region.view(np.uint8)
-    mean, sd = (float(m[0, 0]) for m in cv2.meanStdDev(ink_map[oy + y0 : oy + y1, ox + x0 : ox + x1], None, None, mask))
-    angle = _upright_angle(mask)
+    mean, sd, angle = _measure(region.view(np.uint8), ink_map, ox + x0, oy + y0)
     # mass = sum of ink = mean * area; contrast = sum of ink^2 / mass = (sd^2 + mean^2) / mean
     contrast = (sd * sd + mean * mean) / max(mean, 1e-9)
     return Candidate((ox + x0, oy + y0, x1 - x0, y1 - y0), mean * area, contrast, angle)
+
+
+def _measure(mask: np.ndarray, ink_map: np.ndarray, x: int, y: int) -> tuple[float, float, float]:
+    """A blob's (uint8 `mask`, at (x, y) of `ink_map`) mean ink, its standard deviation and the angle that uprights it
+    (`_upright_angle`): the kernel's one call, or the OpenCV and numpy reference."""
+    h, w = mask.shape
+    if kernels.compiled is not None:
+        rule = (MAX_UPRIGHT_ANGLE, SYMMETRY_IOU, UPRIGHT_IOU, UPRIGHT_GAIN)
+        return kernels.compiled.blob(mask, h, w, ink_map, *ink_map.shape, x, y, *rule)
+    mean, sd = (float(m[0, 0]) for m in cv2.meanStdDev(ink_map[y : y + h, x : x + w], None, None, mask))
+    return mean, sd, _upright_angle(mask)
 
 
 def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:

@@ -68,25 +68,27 @@ def test_kernels_agree_with_the_numpy_reference(frames, reference):
 
 
 @needs_kernels
-def test_the_symmetry_kernel_gives_the_references_figures_exactly(frames, reference, monkeypatch):
-    masks, upright = [], locate._upright_angle
-    monkeypatch.setattr(locate, "_upright_angle", lambda mask: masks.append(mask) or upright(mask))
+def test_the_blob_kernel_gives_the_references_upright_angle_exactly(frames, reference, monkeypatch):
+    blobs, measure = [], locate._measure
+    monkeypatch.setattr(locate, "_measure", lambda *args: blobs.append(args) or measure(*args))
     for frame in frames:
         preprocess.preprocess(frame)
-    monkeypatch.setattr(locate, "_upright_angle", upright)
-    rng = np.random.default_rng(7)  # and blobs of every shape: noise, a dot, nothing, a tilted bar
-    masks += [(rng.random((h, w)) < 0.6).view(np.uint8) for h, w in rng.integers(1, 90, (40, 2))]
-    bar = np.zeros((60, 60), np.uint8)
+    monkeypatch.setattr(locate, "_measure", measure)
+    rng = np.random.default_rng(7)  # and blobs of every shape: noise, a dot, nothing, a tilted bar, a shoe-like wedge
+    ink = rng.random((120, 160)).astype(np.float32)
+    masks = [(rng.random((h, w)) < 0.6).view(np.uint8) for h, w in rng.integers(1, 90, (40, 2))]
+    bar, wedge = np.zeros((60, 60), np.uint8), np.tri(40, 70, 0, np.uint8)
     bar[10:50, 25:35] = 1
-    masks += [
-        np.zeros((9, 9), np.uint8),
-        np.eye(3, dtype=np.uint8),
-        cv2.warpAffine(bar, cv2.getRotationMatrix2D((30, 30), 17, 1), (60, 60)),
-    ]
-    assert len(masks) > 80
-    for mask in masks:  # the same warp, rounding and counts as cv2.warpAffine's: equal, not close
-        assert locate._symmetry(mask) == reference(locate._symmetry, mask)
-        assert locate._upright_angle(mask) == reference(locate._upright_angle, mask)
+    masks += [np.zeros((9, 9), np.uint8), np.eye(3, dtype=np.uint8), wedge, wedge[:, ::-1].copy()]
+    masks += [cv2.warpAffine(bar, cv2.getRotationMatrix2D((30, 30), angle, 1), (60, 60)) for angle in (-21, 4, 17)]
+    blobs += [(mask, ink, 3, 5) for mask in masks]
+    assert len(blobs) > 80
+    angles = set()
+    for args in blobs:  # the same warp, rounding, counts and hull extents as OpenCV's: the angle equal, not close
+        (mean, sd, angle), want = locate._measure(*args), reference(locate._measure, *args)
+        assert angle == want[2] and mean == pytest.approx(want[0], abs=1e-9) and sd == pytest.approx(want[1], abs=1e-6)
+        angles.add(angle)
+    assert len(angles) > 5  # (uprighted by an axis and by a box, and left as they stand)
 
 
 @needs_kernels
@@ -133,10 +135,13 @@ def test_kernels_refuse_buffers_that_do_not_fit():
         compiled.ink_box(np.ones((300, 300), np.float32), 300, 300, 0.1)  # larger than any crop
     with pytest.raises(ValueError):
         compiled.finish(np.ones((28, 28), np.float32), 28, 28, 0.1, 0.5, np.empty((28, 27), np.uint8))
+    rule = (25.0, 0.85, 0.8, 0.98)
     with pytest.raises(ValueError):
-        compiled.symmetry(np.ones((10, 10), np.uint8), 10, 11, 25.0, 0.85)
+        compiled.blob(np.ones((10, 10), np.uint8), 10, 11, work, 120, 160, 0, 0, *rule)
     with pytest.raises(ValueError):
-        compiled.symmetry(np.ones((800, 800), np.uint8), 800, 800, 25.0, 0.85)  # larger than any working copy
+        compiled.blob(np.ones((10, 10), np.uint8), 10, 10, work, 120, 160, 155, 0, *rule)  # past the ink map's edge
+    with pytest.raises(ValueError):
+        compiled.blob(np.ones((800, 800), np.uint8), 800, 800, work, 120, 160, 0, 0, *rule)
 
 
 @needs_kernels
