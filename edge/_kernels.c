@@ -1,7 +1,7 @@
 /* Compiled per-frame kernels for edge/locate.py: the smooth lighting fit; the background, ink, noise and polarity of
- * the working copy; a candidate's ink statistics and upright angle; the garment crop's ink, its box and the finished
- * model input. Each is a numpy reference in locate.py (`_fit_smooth`, `_background_ink`, `_measure`, `Scene.ink_of`)
- * or preprocess.py
+ * the working copy; the shadow steps' robust fit; a candidate's ink statistics and upright angle; the garment crop's
+ * ink, its box and the finished model input. Each is a numpy reference in locate.py (`_fit_smooth`, `_background_ink`,
+ * `_fit_steps`, `_measure`, `Scene.ink_of`) or preprocess.py
  * (`_ink_box`, `_finish`) made one call: a frame's ~60 small numpy and OpenCV calls there cost more than
  * their arithmetic. Same steps, same constants (passed
  * in from locate.py), in double precision; tests/test_edge_kernels.py holds the two to each other.
@@ -684,12 +684,112 @@ static PyObject *finish(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+#define MAX_COLUMNS 16     /* a surface's 6 terms and up to 10 shadow steps */
+#define MAX_ROWS 16384     /* the shadow fit's points: every third pixel of the working copy, 2,160 */
+
+/* The weighted dot product sum(w[i] a[i] b[i]) in float32 with eight partial sums (vectorises), summed in double. */
+PIXEL_LOOP static double dot3(const float *restrict w, const float *restrict a, const float *restrict b, Py_ssize_t n) {
+    float sums[8] = {0};
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) sums[j] += w[i + j] * a[i + j] * b[i + j];
+    double total = 0.0;
+    for (; i < n; i++) total += w[i] * a[i] * b[i];
+    for (int j = 0; j < 8; j++) total += sums[j];
+    return total;
+}
+
+/* Solve (G + ridge I) x = r for a symmetric positive definite k x k G (k <= MAX_COLUMNS) by Cholesky; 0 if not. */
+static int solve_spd_k(double g[MAX_COLUMNS][MAX_COLUMNS], const double *r, int k, double ridge, double *x) {
+    double l[MAX_COLUMNS][MAX_COLUMNS] = {{0}}, y[MAX_COLUMNS];
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j <= i; j++) {
+            double s = g[i][j] + (i == j ? ridge : 0.0);
+            for (int p = 0; p < j; p++) s -= l[i][p] * l[j][p];
+            if (i == j) {
+                if (!(s > 0.0)) return 0;
+                l[i][i] = sqrt(s);
+            } else {
+                l[i][j] = s / l[j][j];
+            }
+        }
+    for (int i = 0; i < k; i++) {
+        double s = r[i];
+        for (int p = 0; p < i; p++) s -= l[i][p] * y[p];
+        y[i] = s / l[i][i];
+    }
+    for (int i = k - 1; i >= 0; i--) {
+        double s = y[i];
+        for (int p = i + 1; p < k; p++) s -= l[p][i] * x[p];
+        x[i] = s / l[i][i];
+    }
+    return 1;
+}
+
+/* solve_robust(a, n, k, z, band, fits, ridge) -> coef tuple: least squares of z (float32 n) on the columns of `a`
+ * (float32 n x k), from the points where band[i] (uint8), refitted on the band's points within the noise (3 MAD
+ * sigmas) of the last fit, then on every such point; `fits` fits in all, a fit on fewer than MIN_ROWS points keeps
+ * the last (zeros at first): locate._solve_robust without a band fit, the shadow steps' fit. */
+static PyObject *solve_robust(PyObject *self, PyObject *args) {
+    Py_buffer a_buf, z_buf, band_buf;
+    Py_ssize_t n, k;
+    int fits;
+    double ridge;
+    if (!PyArg_ParseTuple(args, "y*nny*y*id", &a_buf, &n, &k, &z_buf, &band_buf, &fits, &ridge)) return NULL;
+    if (n < 1 || n > MAX_ROWS || k < 1 || k > MAX_COLUMNS || a_buf.len != n * k * (Py_ssize_t)sizeof(float) ||
+        z_buf.len != n * (Py_ssize_t)sizeof(float) || band_buf.len != n) {
+        PyBuffer_Release(&a_buf); PyBuffer_Release(&z_buf); PyBuffer_Release(&band_buf);
+        PyErr_SetString(PyExc_ValueError, "solve_robust: float32 n x k (k <= 16, n <= 16384), float32 n, uint8 n");
+        return NULL;
+    }
+    static float columns[MAX_COLUMNS + 1][MAX_ROWS], weight[MAX_ROWS];
+    static double residual[MAX_ROWS], scratch[MAX_ROWS];
+    const float *a = (const float *)a_buf.buf, *z = (const float *)z_buf.buf;
+    const unsigned char *band = (const unsigned char *)band_buf.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {  /* column-major, z last: each normal-equation entry one dot product */
+        for (Py_ssize_t c = 0; c < k; c++) columns[c][i] = a[i * k + c];
+        columns[k][i] = z[i];
+        weight[i] = band[i] ? 1.0f : 0.0f;
+    }
+    double coef[MAX_COLUMNS] = {0}, next[MAX_COLUMNS];
+    for (int fit = 0; fit < fits; fit++) {
+        Py_ssize_t rows = 0;
+        for (Py_ssize_t i = 0; i < n; i++) rows += weight[i] != 0.0f;
+        if (rows < MIN_ROWS) break;  /* everything is "object": keep the last good fit */
+        double g[MAX_COLUMNS][MAX_COLUMNS], r[MAX_COLUMNS];
+        for (Py_ssize_t p = 0; p < k; p++) {
+            for (Py_ssize_t q = 0; q <= p; q++) g[p][q] = g[q][p] = dot3(weight, columns[p], columns[q], n);
+            r[p] = dot3(weight, columns[p], columns[k], n);
+        }
+        if (!solve_spd_k(g, r, (int)k, ridge, next)) break;
+        memcpy(coef, next, sizeof coef);
+        if (fit == fits - 1) break;
+        Py_ssize_t m = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            double fitted = 0.0;
+            for (Py_ssize_t c = 0; c < k; c++) fitted += coef[c] * (double)columns[c][i];
+            residual[i] = fabs((double)z[i] - fitted);
+            if (weight[i] != 0.0f) scratch[m++] = residual[i];
+        }
+        double limit = 4.4478 * upper_median(scratch, m) + 3e-3;  /* 3 sigmas, sigma = 1.4826 MAD */
+        if (limit < 0.01) limit = 0.01;
+        for (Py_ssize_t i = 0; i < n; i++)  /* the points within the noise of this fit; the band's only, at first */
+            weight[i] = residual[i] < limit && (fit > 0 || band[i]) ? 1.0f : 0.0f;
+    }
+    PyBuffer_Release(&a_buf); PyBuffer_Release(&z_buf); PyBuffer_Release(&band_buf);
+    PyObject *out = PyTuple_New(k);
+    if (!out) return NULL;
+    for (Py_ssize_t c = 0; c < k; c++) PyTuple_SET_ITEM(out, c, PyFloat_FromDouble(coef[c]));
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"fit_smooth", fit_smooth, METH_VARARGS, "The smooth lighting fit on cell means: (coef, sides missed)."},
     {"background_ink", background_ink, METH_VARARGS, "Background, ink, noise and polarity of the working copy."},
     {"crop_ink", crop_ink, METH_VARARGS, "The ink of a crop against the working copy's background under it."},
     {"ink_box", ink_box, METH_VARARGS, "The box of a crop's ink above a floor, after a 3x3 Gaussian."},
     {"finish", finish, METH_VARARGS, "The model input: the fitted ink stretched to white and sharpened."},
+    {"solve_robust", solve_robust, METH_VARARGS, "The robust least-squares fit of the shadow steps."},
     {"blob", blob, METH_VARARGS, "A candidate's ink mean and deviation under its mask, and its upright angle."},
     {NULL, NULL, 0, NULL},
 };

@@ -379,13 +379,13 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     steps = [_step(a * u + b * v - c, softness)[:, None] for a, b, c in lines.tolist()]
     a_all = np.concatenate([grid.design, *steps], axis=1, dtype=np.float32)
     z_all = cv2.log(cv2.max(work[::SHADOW_STRIDE, ::SHADOW_STRIDE], 1.0)).ravel()
-    smooth, (coef, _) = coef, _solve_robust(a_all, z_all, band)
+    smooth, coef = coef, _fit_steps(a_all, z_all, band)
     keep = np.abs(coef[6:]) >= MIN_SHADOW_STEP  # the others are a garment's straight edges, not changes of light
     if not keep.any():  # no shadow after all: the smooth surface fitted above
         return Lighting(smooth, _NO_LINES, _NO_STEPS, softness)
     if not keep.all():  # refit without them, so they do not bend the surface
         kept = np.concatenate([np.ones(6, bool), keep])
-        coef_kept, _ = _solve_robust(a_all[:, kept], z_all, band)
+        coef_kept = _fit_steps(np.ascontiguousarray(a_all[:, kept]), z_all, band)
         coef = np.zeros(a_all.shape[1])
         coef[kept] = coef_kept
     return Lighting(coef[:6], lines, coef[6:], softness)
@@ -403,6 +403,14 @@ def _fit_smooth(cells: np.ndarray) -> tuple[np.ndarray, int]:
     z = cv2.log(cv2.max(cells, 1.0)).ravel()
     coef, residual = _solve_robust(grid.design, z, grid.band, 3, grid.band_fit)
     return coef, _sides_missed(residual, grid)
+
+
+def _fit_steps(a_all: np.ndarray, z_all: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """The surface and shadow steps (`a_all`'s float32 columns) fitted robustly to `z_all` (float32) from the border
+    band (`_solve_robust`'s four passes): the kernel's one call, or the numpy reference."""
+    if kernels.compiled is not None:
+        return np.array(kernels.compiled.solve_robust(a_all, *a_all.shape, z_all, band.view(np.uint8), 4, _RIDGE[0, 0]))
+    return _solve_robust(a_all, z_all, band)[0]
 
 
 def _sides_missed(residual: np.ndarray, grid: _FitGrid) -> int:

@@ -52,6 +52,11 @@ def test_kernels_agree_with_the_numpy_reference(frames, reference):
         (coef, sides), (want_coef, want_sides) = locate._fit_smooth(cells), reference(locate._fit_smooth, cells)
         np.testing.assert_allclose(coef, want_coef, atol=1e-5)  # (float32 rounding of the log; the fit in doubles)
         assert sides == want_sides
+        got, want = locate.fit_lighting(work), reference(locate.fit_lighting, work)  # with shadow steps, where found
+        np.testing.assert_array_equal(got.lines, want.lines)
+        np.testing.assert_array_equal(got.steps != 0, want.steps != 0)
+        # (a point at the noise limit may fall either side of it: the fits differ by that point, well within 2%)
+        np.testing.assert_allclose(np.r_[got.coef, got.steps], np.r_[want.coef, want.steps], atol=0.02)
         lighting = locate.Lighting(want_coef, locate._NO_LINES, locate._NO_STEPS, 0.01)
         for invert in ("auto", "on", "off"):
             background, ink, noise, dark = locate._background_ink(work, lighting, invert)
@@ -127,6 +132,14 @@ def test_kernels_refuse_buffers_that_do_not_fit():
         compiled.background_ink(work[:, ::2], 120, 80, (0.0,) * 6, 3, 0, out[:, :80], out[:, 80:])
     with pytest.raises(TypeError):
         compiled.background_ink(work, 120, 160, (0.0,) * 6, 3, 0, work.tobytes(), out)  # a read-only output
+    with pytest.raises(ValueError):  # more columns than the fit takes
+        compiled.solve_robust(
+            np.ones((100, 17), np.float32), 100, 17, np.ones(100, np.float32), np.ones(100, np.uint8), 4, 1e-4
+        )
+    with pytest.raises(ValueError):
+        compiled.solve_robust(
+            np.ones((100, 7), np.float32), 100, 7, np.ones(99, np.float32), np.ones(100, np.uint8), 4, 1e-4
+        )
     with pytest.raises(ValueError):  # a box reaching past the background
         compiled.crop_ink(
             np.ones((8, 8), np.uint8), 8, 8, work, 120, 160, 150, 0, 161, 8, True, np.empty((8, 8), np.float32)
