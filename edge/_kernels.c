@@ -2,7 +2,7 @@
  * the working copy; the shadow steps' robust fit; a candidate's ink statistics and upright angle; the garment crop's
  * ink, its box and the finished model input. Each is a numpy reference in locate.py (`_fit_smooth`, `_background_ink`,
  * `_fit_steps`, `_measure`, `Scene.ink_of`) or preprocess.py
- * (`_ink_box`, `_finish`) made one call: a frame's ~60 small numpy and OpenCV calls there cost more than
+ * (`_ink_box`, `_model_input`) made one call: a frame's ~60 small numpy and OpenCV calls there cost more than
  * their arithmetic. Same steps, same constants (passed
  * in from locate.py), in double precision; tests/test_edge_kernels.py holds the two to each other.
  *
@@ -637,22 +637,72 @@ static PyObject *ink_box(PyObject *self, PyObject *args) {
     return Py_BuildValue("(nnnn)", x0, y0, x1 - x0 + 1, y1 - y0 + 1);
 }
 
-/* finish(square, h, w, floor, amount, out): the model input from the fitted ink (float32 h x w): stretched so its
- * third brightest pixel is white (at least `floor`), with an unsharp mask of `amount` (Gaussian sigma 1, 9 taps), rounded
- * and saturated to uint8 `out` (preprocess._finish's reference: a partition, then sharpen). */
-static PyObject *finish(PyObject *self, PyObject *args) {
-    Py_buffer buf, out_buf;
-    Py_ssize_t h, w;
-    double floor_, amount;
-    if (!PyArg_ParseTuple(args, "y*nnddw*", &buf, &h, &w, &floor_, &amount, &out_buf)) return NULL;
-    if (h < 1 || w < 1 || h * w > 4096 || buf.len != h * w * (Py_ssize_t)sizeof(float) || out_buf.len != h * w) {
-        PyBuffer_Release(&buf); PyBuffer_Release(&out_buf);
-        PyErr_SetString(PyExc_ValueError, "finish: a float32 h x w square (at most 64 x 64) and a uint8 out expected");
-        return NULL;
+/* cv2.resize's INTER_AREA table for one axis, shrinking sn source points to dn (sn > dn): each destination point's
+ * source points and weights, the fractions of their overlap with its cell (OpenCV's computeResizeAreaTab). */
+static Py_ssize_t area_table(Py_ssize_t sn, Py_ssize_t dn, Py_ssize_t *di, Py_ssize_t *si, float *alpha) {
+    double scale = 1.0 / ((double)dn / (double)sn);
+    Py_ssize_t k = 0;
+    for (Py_ssize_t d = 0; d < dn; d++) {
+        double f1 = d * scale, f2 = f1 + scale, cell = scale < sn - f1 ? scale : sn - f1;
+        Py_ssize_t s1 = (Py_ssize_t)ceil(f1), s2 = (Py_ssize_t)floor(f2);
+        s2 = s2 < sn - 1 ? s2 : sn - 1;
+        s1 = s1 < s2 ? s1 : s2;
+        if (s1 - f1 > 1e-3) di[k] = d, si[k] = s1 - 1, alpha[k++] = (float)((s1 - f1) / cell);
+        for (Py_ssize_t s = s1; s < s2; s++) di[k] = d, si[k] = s, alpha[k++] = (float)(1.0 / cell);
+        if (f2 - s2 > 1e-3) {
+            double part = f2 - s2 < 1.0 ? f2 - s2 : 1.0;
+            di[k] = d, si[k] = s2, alpha[k++] = (float)((part < cell ? part : cell) / cell);
+        }
     }
-    const float *square = (const float *)buf.buf;
+    return k;
+}
+
+/* A float32 sh x sw image (rows `stride` apart) shrunk to dh x dw by area averaging into `dst` (rows `dstride` apart):
+ * cv2.resize INTER_AREA's general rule (rows resampled along x, then summed with their weights, in float32). */
+static void area_resize(const float *src, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t stride, float *dst, Py_ssize_t dh,
+                        Py_ssize_t dw, Py_ssize_t dstride) {
+    static Py_ssize_t xd[2 * MAX_SIDE], xs[2 * MAX_SIDE], yd[2 * MAX_SIDE], ys[2 * MAX_SIDE];
+    static float xa[2 * MAX_SIDE], ya[2 * MAX_SIDE];
+    float buf[MAX_SIDE], sum[MAX_SIDE];
+    Py_ssize_t nx = area_table(sw, dw, xd, xs, xa), ny = area_table(sh, dh, yd, ys, ya), previous = yd[0];
+    for (Py_ssize_t x = 0; x < dw; x++) sum[x] = 0.0f;
+    for (Py_ssize_t j = 0; j < ny; j++) {
+        const float *row = src + ys[j] * stride;
+        for (Py_ssize_t x = 0; x < dw; x++) buf[x] = 0.0f;
+        for (Py_ssize_t k = 0; k < nx; k++) buf[xd[k]] += row[xs[k]] * xa[k];
+        if (yd[j] != previous) {  /* a destination row is complete */
+            for (Py_ssize_t x = 0; x < dw; x++) dst[previous * dstride + x] = sum[x], sum[x] = ya[j] * buf[x];
+            previous = yd[j];
+        } else {
+            for (Py_ssize_t x = 0; x < dw; x++) sum[x] += ya[j] * buf[x];
+        }
+    }
+    for (Py_ssize_t x = 0; x < dw; x++) dst[previous * dstride + x] = sum[x];
+}
+
+/* A float32 sh x sw image (rows `stride` apart) enlarged to dh x dw by cv2.resize INTER_LINEAR into `dst`. */
+static void linear_resize(const float *src, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t stride, float *dst, Py_ssize_t dh,
+                          Py_ssize_t dw, Py_ssize_t dstride) {
+    Py_ssize_t xi[MAX_SIDE], yi[MAX_SIDE];
+    float xa[MAX_SIDE], ya[MAX_SIDE];
+    linear_table(dw, sw, xi, xa);
+    linear_table(dh, sh, yi, ya);
+    for (Py_ssize_t y = 0; y < dh; y++) {
+        const float *r0 = src + yi[y] * stride, *r1 = src + (yi[y] + 1 < sh ? yi[y] + 1 : yi[y]) * stride;
+        for (Py_ssize_t x = 0; x < dw; x++) {
+            Py_ssize_t a = xi[x], b = a + 1 < sw ? a + 1 : a;
+            float top = r0[a] * (1.0f - xa[x]) + r0[b] * xa[x], bottom = r1[a] * (1.0f - xa[x]) + r1[b] * xa[x];
+            dst[y * dstride + x] = top * (1.0f - ya[y]) + bottom * ya[y];
+        }
+    }
+}
+
+/* The model input from a size x size square of ink (float32): stretched so its third brightest pixel is white (at
+ * least `floor`), with an unsharp mask of `amount` (Gaussian sigma 1, 9 taps), rounded and saturated to uint8. */
+static void finish(const float *square, Py_ssize_t size, double floor_, double amount, unsigned char *out) {
+    Py_ssize_t n = size * size;
     float top[3] = {-INFINITY, -INFINITY, -INFINITY};  /* the three largest, largest first */
-    for (Py_ssize_t i = 0; i < h * w; i++) {
+    for (Py_ssize_t i = 0; i < n; i++) {
         float v = square[i];
         if (v > top[2]) {
             if (v > top[0]) { top[2] = top[1]; top[1] = top[0]; top[0] = v; }
@@ -660,12 +710,11 @@ static PyObject *finish(PyObject *self, PyObject *args) {
             else top[2] = v;
         }
     }
-    double peak = h * w >= 3 ? top[2] : top[h * w - 1];  /* (numpy: the value that partition puts third from the end) */
+    double peak = n >= 3 ? top[2] : top[n - 1];  /* (numpy: the value that partition puts third from the end) */
     if (peak < floor_) peak = floor_;
     if (peak < 1e-3) peak = 1e-3;
     double scale = 255.0 / peak;
-    float k9[5], sum = 0.0f;  /* cv2.getGaussianKernel(9, 1.0, CV_32F), centre first */
-    float taps[9];
+    float k9[5], sum = 0.0f, taps[9];  /* cv2.getGaussianKernel(9, 1.0, CV_32F), centre first */
     for (int i = 0; i < 9; i++) {
         double x = i - 4.0;
         taps[i] = (float)exp(-0.5 * x * x);
@@ -673,13 +722,41 @@ static PyObject *finish(PyObject *self, PyObject *args) {
     }
     for (int i = 0; i < 5; i++) k9[i] = (float)(taps[4 + i] * (1.0 / sum));
     static float tmp[4096], blurred[4096];
-    blur(square, h, w, k9, 4, tmp, blurred);
+    blur(square, size, size, k9, 4, tmp, blurred);
     float alpha = (float)((1.0 + amount) * scale), beta = (float)(-amount * scale);
-    unsigned char *out = (unsigned char *)out_buf.buf;
-    for (Py_ssize_t i = 0; i < h * w; i++) {
+    for (Py_ssize_t i = 0; i < n; i++) {
         float v = nearest(square[i] * alpha + blurred[i] * beta);
         out[i] = v <= 0.0f ? 0 : (v >= 255.0f ? 255 : (unsigned char)v);
     }
+}
+
+/* model_input(ink, ih, iw, x, y, w, h, size, floor, amount, out): the model input from a crop's ink (float32 ih x iw):
+ * its box (x, y, w, h; all zeros: the whole crop) resized so the longest side is `size` (area averaging when
+ * shrinking, linear when enlarging) and centred on a black size x size square (preprocess.fit_to_square), then
+ * stretched and sharpened into uint8 `out` (preprocess._model_input's reference: a partition, then sharpen). */
+static PyObject *model_input(PyObject *self, PyObject *args) {
+    Py_buffer buf, out_buf;
+    Py_ssize_t ih, iw, x, y, w, h, size;
+    double floor_, amount;
+    if (!PyArg_ParseTuple(args, "y*nnnnnnnddw*", &buf, &ih, &iw, &x, &y, &w, &h, &size, &floor_, &amount, &out_buf))
+        return NULL;
+    if (!w || !h) x = 0, y = 0, w = iw, h = ih;
+    if (ih < 1 || iw < 1 || ih > MAX_SIDE || iw > MAX_SIDE || buf.len != ih * iw * (Py_ssize_t)sizeof(float) ||
+        x < 0 || y < 0 || w < 1 || h < 1 || x + w > iw || y + h > ih || size < 1 || size > 64 ||
+        out_buf.len != size * size) {
+        PyBuffer_Release(&buf); PyBuffer_Release(&out_buf);
+        PyErr_SetString(PyExc_ValueError, "model_input: a float32 crop holding the box, a uint8 size x size out (<= 64)");
+        return NULL;
+    }
+    double scale = (double)size / (double)(h > w ? h : w);
+    Py_ssize_t new_w = (Py_ssize_t)rint(w * scale), new_h = (Py_ssize_t)rint(h * scale);  /* (Python's round) */
+    new_w = new_w > 1 ? new_w : 1, new_h = new_h > 1 ? new_h : 1;
+    Py_ssize_t top = (size - new_h) / 2, left = (size - new_w) / 2;
+    float square[4096] = {0};
+    const float *box = (const float *)buf.buf + y * iw + x;
+    if (scale < 1) area_resize(box, h, w, iw, square + top * size + left, new_h, new_w, size);
+    else linear_resize(box, h, w, iw, square + top * size + left, new_h, new_w, size);
+    finish(square, size, floor_, amount, (unsigned char *)out_buf.buf);
     PyBuffer_Release(&buf); PyBuffer_Release(&out_buf);
     Py_RETURN_NONE;
 }
@@ -788,7 +865,7 @@ static PyMethodDef methods[] = {
     {"background_ink", background_ink, METH_VARARGS, "Background, ink, noise and polarity of the working copy."},
     {"crop_ink", crop_ink, METH_VARARGS, "The ink of a crop against the working copy's background under it."},
     {"ink_box", ink_box, METH_VARARGS, "The box of a crop's ink above a floor, after a 3x3 Gaussian."},
-    {"finish", finish, METH_VARARGS, "The model input: the fitted ink stretched to white and sharpened."},
+    {"model_input", model_input, METH_VARARGS, "The model input from a crop's ink: fitted, stretched, sharpened."},
     {"solve_robust", solve_robust, METH_VARARGS, "The robust least-squares fit of the shadow steps."},
     {"blob", blob, METH_VARARGS, "A candidate's ink mean and deviation under its mask, and its upright angle."},
     {NULL, NULL, 0, NULL},

@@ -154,9 +154,7 @@ def _crop_input(gray: np.ndarray, scene: Scene, candidate: Candidate) -> tuple[n
         rot = cv2.getRotationMatrix2D((cw / 2, ch / 2), candidate.angle, 1.0)
         object_ink = cv2.warpAffine(object_ink, rot, (cw, ch), None, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT, 0.0)
     floor = max(MIN_INK, NOISE_FLOOR * scene.noise)
-    x, y, w, h = _ink_box(object_ink, floor)  # trim
-    square = fit_to_square(object_ink[y : y + h, x : x + w] if w and h else object_ink)
-    return _finish(square, floor), (x0, y0, x1 - x0, y1 - y0)
+    return _model_input(object_ink, _ink_box(object_ink, floor), floor), (x0, y0, x1 - x0, y1 - y0)
 
 
 def _ink_box(object_ink: np.ndarray, floor: float) -> tuple[int, int, int, int]:
@@ -167,13 +165,16 @@ def _ink_box(object_ink: np.ndarray, floor: float) -> tuple[int, int, int, int]:
     return cv2.boundingRect((cv2.GaussianBlur(object_ink, (3, 3), 0) > floor).view(np.uint8))
 
 
-def _finish(square: np.ndarray, floor: float) -> np.ndarray:
-    """The model input from the fitted ink: stretched so the third brightest pixel is white (Fashion-MNIST images
-    reach full white; at least `floor`), and sharpened: the kernel's one call, or the numpy reference."""
+def _model_input(object_ink: np.ndarray, box: tuple[int, int, int, int], floor: float) -> np.ndarray:
+    """The model input from the crop's ink: its box (x, y, w, h; all zeros: the whole crop) fitted to 28x28, stretched
+    so the third brightest pixel is white (Fashion-MNIST images reach full white; at least `floor`), and sharpened:
+    the kernel's one call, or the OpenCV and numpy reference."""
     if kernels.compiled is not None:
-        out = np.empty(square.shape, np.uint8)
-        kernels.compiled.finish(square, *square.shape, floor, SHARPEN_AMOUNT, out)
+        out = np.empty((MODEL_SIZE, MODEL_SIZE), np.uint8)
+        kernels.compiled.model_input(object_ink, *object_ink.shape, *box, MODEL_SIZE, floor, SHARPEN_AMOUNT, out)
         return out
+    x, y, w, h = box
+    square = fit_to_square(object_ink[y : y + h, x : x + w] if w and h else object_ink)
     flat = square.flatten()  # (a copy: partitioned in place)
     flat.partition(flat.size - 3)
     return sharpen(square, scale=255.0 / max(float(flat[-3]), floor, 1e-3))

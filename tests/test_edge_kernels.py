@@ -103,11 +103,13 @@ def test_the_crop_kernels_agree_with_the_reference_on_any_ink(reference):
         ink = (rng.random((h, w)) * rng.random((h, w)) ** 3).astype(np.float32)
         for floor in (0.05, 0.3, 2.0):  # (2.0: above every pixel: no box)
             assert preprocess._ink_box(ink, floor) == reference(preprocess._ink_box, ink, floor)
-    for _ in range(20):
-        square = preprocess.fit_to_square((rng.random(rng.integers(2, 60, 2)) ** 2).astype(np.float32))
-        for floor in (0.05, 0.9):
-            got, want = preprocess._finish(square, floor), reference(preprocess._finish, square, floor)
-            assert got.dtype == np.uint8 and np.abs(got.astype(int) - want).max() <= 1
+    for h, w in [*rng.integers(2, 112, (30, 2)), (112, 112), (56, 84), (5, 9), (1, 1)]:  # shrunk, exact, enlarged
+        ink = (rng.random((h, w)) ** 2).astype(np.float32)
+        for box in [(0, 0, 0, 0), (0, 0, w, h), (w // 4, h // 3, max(1, w // 2), max(1, h // 2))]:
+            for floor in (0.05, 0.9):
+                got = preprocess._model_input(ink, box, floor)
+                want = reference(preprocess._model_input, ink, box, floor)
+                assert got.dtype == np.uint8 and np.abs(got.astype(int) - want).max() <= 1, (h, w, box)
 
 
 @needs_kernels
@@ -147,7 +149,13 @@ def test_kernels_refuse_buffers_that_do_not_fit():
     with pytest.raises(ValueError):
         compiled.ink_box(np.ones((300, 300), np.float32), 300, 300, 0.1)  # larger than any crop
     with pytest.raises(ValueError):
-        compiled.finish(np.ones((28, 28), np.float32), 28, 28, 0.1, 0.5, np.empty((28, 27), np.uint8))
+        compiled.model_input(
+            np.ones((28, 28), np.float32), 28, 28, 0, 0, 0, 0, 28, 0.1, 0.5, np.empty((28, 27), np.uint8)
+        )
+    with pytest.raises(ValueError):  # a box past the crop
+        compiled.model_input(
+            np.ones((28, 28), np.float32), 28, 28, 20, 0, 9, 5, 28, 0.1, 0.5, np.empty((28, 28), np.uint8)
+        )
     rule = (25.0, 0.85, 0.8, 0.98)
     with pytest.raises(ValueError):
         compiled.blob(np.ones((10, 10), np.uint8), 10, 11, work, 120, 160, 0, 0, *rule)
