@@ -42,7 +42,7 @@ from .edge_footprint import decoded_frames, make_inputs
 SIZES = ((320, 240), (160, 120))
 STAGES = {  # the stage -> the function whose results are replayed
     "lighting fit": (locate, "fit_lighting"),
-    "upright angle": (locate, "_upright_angle"),
+    "candidate measures": (locate, "_measure"),  # (its ink statistics and upright angle)
     "crop": (preprocess, "_crop_input"),
 }
 
