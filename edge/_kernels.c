@@ -1,12 +1,12 @@
-/* Compiled per-frame kernels for edge/locate.py: the smooth lighting fit; the background, ink, noise and polarity of
- * the working copy; the shadow steps' robust fit; a candidate's ink statistics and upright angle; the garment crop's
- * ink, its box and the finished model input. Each is a numpy reference in locate.py (`_fit_smooth`, `_background_ink`,
- * `_fit_steps`, `_measure`, `Scene.ink_of`) or preprocess.py
- * (`_ink_box`, `_model_input`) made one call: a frame's ~60 small numpy and OpenCV calls there cost more than
- * their arithmetic. Same steps, same constants (passed
- * in from locate.py), in double precision; tests/test_edge_kernels.py holds the two to each other.
+/* Compiled per-frame kernels for edge/locate.py and edge/preprocess.py: the smooth lighting fit; the background, ink,
+ * noise and polarity of the working copy; the shadow steps' robust fit; a candidate's ink statistics and upright
+ * angle; the garment crop's ink, its box and the finished model input. Each is one Python function made one call
+ * (`_fit_smooth`, `_background_ink`, `_fit_steps`, `_measure`, `Scene.ink_of`, `_ink_box`, `_model_input`), whose
+ * numpy and OpenCV code stays as its reference: a frame's ~85 small numpy and OpenCV calls there cost more than their
+ * arithmetic. The same steps and constants (passed in from Python), with OpenCV's own rounding rules where an output
+ * depends on them; tests/test_edge_kernels.py holds each kernel to its reference.
  *
- * Optional: where no C compiler is, the package installs without it and locate.py runs the numpy reference. */
+ * Optional: where no C compiler is, the package installs without it and the references run (edge/kernels.py). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
@@ -27,6 +27,8 @@
 #define MAX_NOISE_SAMPLES 65536
 #define MAX_SIDE 4096        /* the working copy is 160 px a side */
 #define MAX_CROP_PIXELS 65536  /* 256 x 256: a crop is at most CROP_SIDE (112) a side */
+#define MAX_COLUMNS 16       /* a surface's 6 terms and up to 10 shadow steps */
+#define MAX_ROWS 16384       /* the shadow fit's points: every third pixel of the working copy, 2,160 */
 
 /* The k-th smallest of a[0..n-1] (0-based), reordering a: numpy's partition(k)[k]. */
 static double kth(double *a, Py_ssize_t n, Py_ssize_t k) {
@@ -52,10 +54,10 @@ static double kth(double *a, Py_ssize_t n, Py_ssize_t k) {
 /* The upper median (locate._median): 0 for no values. */
 static double upper_median(double *a, Py_ssize_t n) { return n ? kth(a, n, n / 2) : 0.0; }
 
-/* Solve (G + ridge I) x = r for a symmetric positive definite K x K G by Cholesky; 0 if not positive definite. */
-static int solve_spd(double g[K][K], const double r[K], double ridge, double x[K]) {
-    double l[K][K] = {{0}};
-    for (int i = 0; i < K; i++) {
+/* Solve (G + ridge I) x = r for a symmetric positive definite k x k G (k <= MAX_COLUMNS) by Cholesky; 0 if not. */
+static int solve_spd(double g[MAX_COLUMNS][MAX_COLUMNS], const double *r, int k, double ridge, double *x) {
+    double l[MAX_COLUMNS][MAX_COLUMNS] = {{0}}, y[MAX_COLUMNS];
+    for (int i = 0; i < k; i++)
         for (int j = 0; j <= i; j++) {
             double s = g[i][j] + (i == j ? ridge : 0.0);
             for (int p = 0; p < j; p++) s -= l[i][p] * l[j][p];
@@ -66,16 +68,14 @@ static int solve_spd(double g[K][K], const double r[K], double ridge, double x[K
                 l[i][j] = s / l[j][j];
             }
         }
-    }
-    double y[K];
-    for (int i = 0; i < K; i++) {
+    for (int i = 0; i < k; i++) {
         double s = r[i];
         for (int p = 0; p < i; p++) s -= l[i][p] * y[p];
         y[i] = s / l[i][i];
     }
-    for (int i = K - 1; i >= 0; i--) {
+    for (int i = k - 1; i >= 0; i--) {
         double s = y[i];
-        for (int p = i + 1; p < K; p++) s -= l[p][i] * x[p];
+        for (int p = i + 1; p < k; p++) s -= l[p][i] * x[p];
         x[i] = s / l[i][i];
     }
     return 1;
@@ -84,7 +84,7 @@ static int solve_spd(double g[K][K], const double r[K], double ridge, double x[K
 /* Least squares of z on the design's rows where use[i] (ridge on the normal equations); 0 if fewer than min_rows. */
 static int fit_rows(const double (*d)[K], const double *z, const unsigned char *use, Py_ssize_t n, double ridge,
                     Py_ssize_t min_rows, double coef[K]) {
-    double g[K][K] = {{0}}, r[K] = {0};
+    double g[MAX_COLUMNS][MAX_COLUMNS] = {{0}}, r[K] = {0};
     Py_ssize_t rows = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!use[i]) continue;
@@ -97,7 +97,7 @@ static int fit_rows(const double (*d)[K], const double *z, const unsigned char *
     if (rows < min_rows) return 0;
     for (int a = 0; a < K; a++)
         for (int b = a + 1; b < K; b++) g[a][b] = g[b][a];
-    return solve_spd(g, r, ridge, coef);
+    return solve_spd(g, r, K, ridge, coef);
 }
 
 static void residuals(const double (*d)[K], const double *z, Py_ssize_t n, const double coef[K], double *res) {
@@ -349,8 +349,9 @@ static double mirror_iou(const unsigned char *mask, Py_ssize_t h, Py_ssize_t w, 
         double lo = 0, hi = (double)(side - 1);  /* the columns whose source can lie in the mask (a pixel wider) */
         within(f11, row_x, w, &lo, &hi);
         within(f21, row_y, h, &lo, &hi);
-        Py_ssize_t x0 = (Py_ssize_t)ceil(lo), x1 = (Py_ssize_t)floor(hi);
         memset(row, 0, (size_t)side);
+        if (!(lo <= hi)) continue;  /* (no column reaches the mask; lo may be huge here) */
+        Py_ssize_t x0 = (Py_ssize_t)ceil(lo), x1 = (Py_ssize_t)floor(hi);
         for (Py_ssize_t x = x0; x <= x1; x++) {
             long sx = (long)nearest(step_x[x] + row_x), sy = (long)nearest(step_y[x] + row_y);
             int inside = ((unsigned long)sx < (unsigned long)w) & ((unsigned long)sy < (unsigned long)h);
@@ -384,7 +385,7 @@ static double box_angle(const unsigned char *mask, Py_ssize_t h, Py_ssize_t w, d
         px[n] = (double)last, py[n++] = (double)y;
     }
     int steps = (int)(2 * max_degrees) + 1, best = 0;
-    double areas[181];
+    double areas[181] = {0};
     for (int k = 0; k < steps; k++) {
         double a = (-max_degrees + k) * (3.141592653589793 / 180.0), c = cos(a), s = sin(a);
         double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
@@ -761,8 +762,6 @@ static PyObject *model_input(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-#define MAX_COLUMNS 16     /* a surface's 6 terms and up to 10 shadow steps */
-#define MAX_ROWS 16384     /* the shadow fit's points: every third pixel of the working copy, 2,160 */
 
 /* The weighted dot product sum(w[i] a[i] b[i]) in float32 with eight partial sums (vectorises), summed in double. */
 PIXEL_LOOP static double dot3(const float *restrict w, const float *restrict a, const float *restrict b, Py_ssize_t n) {
@@ -774,33 +773,6 @@ PIXEL_LOOP static double dot3(const float *restrict w, const float *restrict a, 
     for (; i < n; i++) total += w[i] * a[i] * b[i];
     for (int j = 0; j < 8; j++) total += sums[j];
     return total;
-}
-
-/* Solve (G + ridge I) x = r for a symmetric positive definite k x k G (k <= MAX_COLUMNS) by Cholesky; 0 if not. */
-static int solve_spd_k(double g[MAX_COLUMNS][MAX_COLUMNS], const double *r, int k, double ridge, double *x) {
-    double l[MAX_COLUMNS][MAX_COLUMNS] = {{0}}, y[MAX_COLUMNS];
-    for (int i = 0; i < k; i++)
-        for (int j = 0; j <= i; j++) {
-            double s = g[i][j] + (i == j ? ridge : 0.0);
-            for (int p = 0; p < j; p++) s -= l[i][p] * l[j][p];
-            if (i == j) {
-                if (!(s > 0.0)) return 0;
-                l[i][i] = sqrt(s);
-            } else {
-                l[i][j] = s / l[j][j];
-            }
-        }
-    for (int i = 0; i < k; i++) {
-        double s = r[i];
-        for (int p = 0; p < i; p++) s -= l[i][p] * y[p];
-        y[i] = s / l[i][i];
-    }
-    for (int i = k - 1; i >= 0; i--) {
-        double s = y[i];
-        for (int p = i + 1; p < k; p++) s -= l[p][i] * x[p];
-        x[i] = s / l[i][i];
-    }
-    return 1;
 }
 
 /* solve_robust(a, n, k, z, band, fits, ridge) -> coef tuple: least squares of z (float32 n) on the columns of `a`
@@ -838,7 +810,7 @@ static PyObject *solve_robust(PyObject *self, PyObject *args) {
             for (Py_ssize_t q = 0; q <= p; q++) g[p][q] = g[q][p] = dot3(weight, columns[p], columns[q], n);
             r[p] = dot3(weight, columns[p], columns[k], n);
         }
-        if (!solve_spd_k(g, r, (int)k, ridge, next)) break;
+        if (!solve_spd(g, r, (int)k, ridge, next)) break;
         memcpy(coef, next, sizeof coef);
         if (fit == fits - 1) break;
         Py_ssize_t m = 0;
@@ -871,6 +843,6 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
