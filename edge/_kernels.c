@@ -23,6 +23,7 @@
 
 #define K 6                  /* quadratic surface terms: 1 u v u^2 uv v^2 */
 #define MIN_ROWS 12          /* fewer inliers than this: keep the last fit (as _solve_robust) */
+#define SIGMAS_MAD 4.4478    /* a robust fit's inliers lie within 3 sigmas, sigma = 1.4826 MAD */
 #define MAX_CELLS 4096       /* the cell grid is ~20 x 15 */
 #define MAX_NOISE_SAMPLES 65536
 #define MAX_SIDE 4096        /* the working copy is 160 px a side */
@@ -108,7 +109,8 @@ static void residuals(const double (*d)[K], const double *z, Py_ssize_t n, const
     }
 }
 
-/* The points within `sigmas` MAD-sigmas (the threshold as _solve_robust's) of the fit among those where `among`. */
+/* use[i]: whether point i's residual is within `sigmas_mad` times the median absolute residual of the points where
+ * `among`, plus 3e-3, and at least 0.01 (_solve_robust's limit). */
 static void inliers(const double *res, const unsigned char *among, Py_ssize_t n, double sigmas_mad,
                     unsigned char *use, double *scratch) {
     Py_ssize_t m = 0;
@@ -150,17 +152,16 @@ static PyObject *fit_smooth(PyObject *self, PyObject *args) {
     }
     PyBuffer_Release(&buf);
     double coef[K] = {0}, next[K];
-    const double sigmas_mad = 4.4478;  /* 3 sigmas, sigma = 1.4826 MAD */
     fit_rows((const double (*)[K])d, z, in_band, n, ridge, 0, coef);  /* (the band: no minimum) */
     residuals((const double (*)[K])d, z, n, coef, res);
     for (int fit = 1; fit < fits; fit++) {
         if (fit == 1) {  /* the band's points within the noise of the band's fit */
-            inliers(res, in_band, n, sigmas_mad, use, scratch);
+            inliers(res, in_band, n, SIGMAS_MAD, use, scratch);
             for (Py_ssize_t i = 0; i < n; i++) use[i] &= in_band[i];
         } else {  /* then every point within the noise of the last fit */
             unsigned char among[MAX_CELLS];
             memcpy(among, use, (size_t)n);
-            inliers(res, among, n, sigmas_mad, use, scratch);
+            inliers(res, among, n, SIGMAS_MAD, use, scratch);
         }
         if (!fit_rows((const double (*)[K])d, z, use, n, ridge, MIN_ROWS, next)) break;
         memcpy(coef, next, sizeof coef);
@@ -793,6 +794,7 @@ static PyObject *solve_robust(PyObject *self, PyObject *args) {
     }
     static float columns[MAX_COLUMNS + 1][MAX_ROWS], weight[MAX_ROWS];
     static double residual[MAX_ROWS], scratch[MAX_ROWS];
+    static unsigned char among[MAX_ROWS], use[MAX_ROWS];
     const float *a = (const float *)a_buf.buf, *z = (const float *)z_buf.buf;
     const unsigned char *band = (const unsigned char *)band_buf.buf;
     for (Py_ssize_t i = 0; i < n; i++) {  /* column-major, z last: each normal-equation entry one dot product */
@@ -813,17 +815,15 @@ static PyObject *solve_robust(PyObject *self, PyObject *args) {
         if (!solve_spd(g, r, (int)k, ridge, next)) break;
         memcpy(coef, next, sizeof coef);
         if (fit == fits - 1) break;
-        Py_ssize_t m = 0;
         for (Py_ssize_t i = 0; i < n; i++) {
             double fitted = 0.0;
             for (Py_ssize_t c = 0; c < k; c++) fitted += coef[c] * (double)columns[c][i];
-            residual[i] = fabs((double)z[i] - fitted);
-            if (weight[i] != 0.0f) scratch[m++] = residual[i];
+            residual[i] = (double)z[i] - fitted;
+            among[i] = weight[i] != 0.0f;
         }
-        double limit = 4.4478 * upper_median(scratch, m) + 3e-3;  /* 3 sigmas, sigma = 1.4826 MAD */
-        if (limit < 0.01) limit = 0.01;
+        inliers(residual, among, n, SIGMAS_MAD, use, scratch);
         for (Py_ssize_t i = 0; i < n; i++)  /* the points within the noise of this fit; the band's only, at first */
-            weight[i] = residual[i] < limit && (fit > 0 || band[i]) ? 1.0f : 0.0f;
+            weight[i] = use[i] && (fit > 0 || band[i]) ? 1.0f : 0.0f;
     }
     PyBuffer_Release(&a_buf); PyBuffer_Release(&z_buf); PyBuffer_Release(&band_buf);
     PyObject *out = PyTuple_New(k);
