@@ -14,10 +14,11 @@ Steps, all at WORK_SIDE px (a 640x480 frame is box-averaged 4x: fast, and the no
    blobs of ink above the noise floor, each grown by the sizeable blobs near it (a sandal's straps and sole),
    largest first, at most MAX_CANDIDATES; each carries the angle that would stand it upright.
 
-Steps 1-3 make ~50 small numpy and OpenCV calls a frame, which cost more than their arithmetic: where a C compiler was
-at install, edge/_kernels.c (`kernels.compiled`) does the smooth lighting fit, the background, ink, noise and polarity,
-a candidate's statistics and upright angle, and a crop's ink in one call each (`_fit_smooth`, `_background_ink`,
-`_measure`, `Scene.ink_of`: the numpy code here is their reference, held to them by tests/test_edge_kernels.py).
+Steps 1-4 make ~60 small numpy and OpenCV calls a frame, which cost more than their arithmetic: where a C compiler was
+at install, edge/_kernels.c (`kernels.compiled`) does the smooth lighting fit, the shadow steps' fit, the background,
+ink, noise and polarity, a candidate's statistics and upright angle, and a crop's ink in one call each (`_fit_smooth`,
+`_fit_steps`, `_background_ink`, `_measure`, `Scene.ink_of`: the numpy code here is their reference, held to them by
+tests/test_edge_kernels.py).
 
 No object above the noise floor, or one too small, too faint or too thin (a line: what is left of a shadow edge) to
 be a garment, is the preprocessing's evidence of "nothing in view" (`Scene.reason`).
@@ -124,8 +125,10 @@ class Scene:
             return ink(region, self.background_over(box, h, w), self.dark_object)
         out = np.empty((h, w), np.float32)
         region = np.ascontiguousarray(region)  # (a crop too small to shrink is a view of the frame)
-        kernels.compiled.crop_ink(region, h, w, self.background, *self.background.shape, *self._working_box(box),
-                          self.dark_object, out)  # fmt: skip
+        background = self.background
+        kernels.compiled.crop_ink(
+            region, h, w, background, *background.shape, *self._working_box(box), self.dark_object, out
+        )
         return out
 
     def _working_box(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -458,12 +461,14 @@ def _upright_angle(mask: np.ndarray) -> float:
     that axis is made vertical (T-shirts: 6 degrees off by their tightest box, 1.4 by their axis); one about as
     symmetric as it stands (UPRIGHT_IOU) stays as it is. Shoes are not: theirs is the angle of the tightest bounding
     box, 0 unless it is clearly (UPRIGHT_GAIN, and by more than a pixel a side) smaller than the unrotated one."""
-    pixels, axis, iou, iou_upright = _symmetry(mask)
-    if pixels < 5:
+    moments = cv2.moments(mask, True)  # (binary image)
+    if moments["m00"] < 5:
         return 0.0
+    axis = float(_UPRIGHT_DEGREES[_asymmetry(moments).argmin()])
+    iou = _mirror_iou(mask, moments, axis)
     if iou >= SYMMETRY_IOU:
         return axis
-    if iou_upright >= UPRIGHT_IOU:  # symmetric enough as it stands
+    if (iou if axis == 0.0 else _mirror_iou(mask, moments, 0.0)) >= UPRIGHT_IOU:  # symmetric enough as it stands
         return 0.0
     outlines, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.convexHull(np.concatenate(outlines)).reshape(-1, 2).T.astype(np.float64)  # its box is the blob's
@@ -473,20 +478,6 @@ def _upright_angle(mask: np.ndarray) -> float:
     best = int(area.argmin())
     gain = min(UPRIGHT_GAIN, 1.0 - 1.0 / mask.shape[0] - 1.0 / mask.shape[1])  # a pixel a side is no gain
     return float(_UPRIGHT_DEGREES[best]) if area[best] < gain * area[len(area) // 2] else 0.0
-
-
-def _symmetry(mask: np.ndarray) -> tuple[float, float, float, float | None]:
-    """A blob's (uint8 `mask`) area; its mirror axis, the angle among _UPRIGHT_DEGREES whose rotation leaves it least
-    asymmetric (`_asymmetry`); the mirror IoU about that axis; and about the vertical as it stands (None when the
-    first reaches SYMMETRY_IOU: not needed)."""
-    moments = cv2.moments(mask, True)  # (binary image)
-    if moments["m00"] < 5:
-        return moments["m00"], 0.0, 0.0, None
-    axis = float(_UPRIGHT_DEGREES[_asymmetry(moments).argmin()])
-    iou = _mirror_iou(mask, moments, axis)
-    if iou >= SYMMETRY_IOU:
-        return moments["m00"], axis, iou, None
-    return moments["m00"], axis, iou, iou if axis == 0.0 else _mirror_iou(mask, moments, 0.0)
 
 
 def _asymmetry(moments: dict[str, float]) -> np.ndarray:
