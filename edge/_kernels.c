@@ -496,26 +496,43 @@ static void linear_table(Py_ssize_t dn, Py_ssize_t sn, Py_ssize_t *index, float 
     }
 }
 
-/* The ink of each crop row against the two resized background rows mixed (crop_ink's per-pixel part). */
-PIXEL_LOOP static void crop_ink_rows(const unsigned char *restrict region, const float *restrict rows,
-                                     const Py_ssize_t *yi, const float *ya, Py_ssize_t ch, Py_ssize_t cw, Py_ssize_t sh,
-                                     int dark, float *restrict out) {
-    for (Py_ssize_t y = 0; y < ch; y++) {
-        const float *row0 = rows + yi[y] * cw, *row1 = rows + (yi[y] + 1 < sh ? yi[y] + 1 : yi[y]) * cw;
-        const unsigned char *g = region + y * cw;
-        float *o = out + y * cw, beta = ya[y];
-        if (dark)
-            for (Py_ssize_t x = 0; x < cw; x++) {
-                float v = 1.0f - (float)g[x] / (row0[x] * (1.0f - beta) + row1[x] * beta);
-                o[x] = v > 0.0f ? v : 0.0f;
-            }
-        else
-            for (Py_ssize_t x = 0; x < cw; x++) {
-                float under = row0[x] * (1.0f - beta) + row1[x] * beta, room = 255.0f - under;
-                float v = ((float)g[x] - under) / (room > 1.0f ? room : 1.0f);
-                o[x] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-            }
+/* The ink of n crop pixels (uint8 gray) against the background under each (float32, at least 1): locate.ink. */
+PIXEL_LOOP static void ink_pixels(const unsigned char *restrict gray, const float *restrict under, Py_ssize_t n,
+                                  int dark, float *restrict out) {
+    if (dark)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            float v = 1.0f - (float)gray[i] / under[i];
+            out[i] = v > 0.0f ? v : 0.0f;
+        }
+    else
+        for (Py_ssize_t i = 0; i < n; i++) {
+            float room = 255.0f - under[i], v = ((float)gray[i] - under[i]) / (room > 1.0f ? room : 1.0f);
+            out[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+        }
+}
+
+/* A float32 sh x sw image (rows `stride` apart) resized to dh x dw by cv2.resize INTER_LINEAR's rule into `dst` (rows
+ * `dstride` apart): each source row resized along x once, then each destination row mixed from two of them. 0 (and
+ * nothing written) if the resized rows would not fit the scratch buffer. */
+static int linear_resize(const float *src, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t stride, float *dst, Py_ssize_t dh,
+                         Py_ssize_t dw, Py_ssize_t dstride) {
+    static Py_ssize_t xi[MAX_SIDE], yi[MAX_SIDE];
+    static float xa[MAX_SIDE], ya[MAX_SIDE], rows[MAX_CROP_PIXELS];
+    if (dh > MAX_SIDE || dw > MAX_SIDE || sh * dw > MAX_CROP_PIXELS) return 0;
+    linear_table(dw, sw, xi, xa);
+    linear_table(dh, sh, yi, ya);
+    for (Py_ssize_t r = 0; r < sh; r++) {
+        const float *s = src + r * stride;
+        for (Py_ssize_t x = 0; x < dw; x++) {
+            Py_ssize_t a = xi[x], b = a + 1 < sw ? a + 1 : a;
+            rows[r * dw + x] = s[a] * (1.0f - xa[x]) + s[b] * xa[x];
+        }
     }
+    for (Py_ssize_t y = 0; y < dh; y++) {
+        const float *r0 = rows + yi[y] * dw, *r1 = rows + (yi[y] + 1 < sh ? yi[y] + 1 : yi[y]) * dw;
+        for (Py_ssize_t x = 0; x < dw; x++) dst[y * dstride + x] = r0[x] * (1.0f - ya[y]) + r1[x] * ya[y];
+    }
+    return 1;
 }
 
 /* crop_ink(region, ch, cw, background, bh, bw, wx0, wy0, wx1, wy1, dark, out): the ink of a crop (uint8 gray ch x cw)
@@ -536,28 +553,15 @@ static PyObject *crop_ink(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "crop_ink: a uint8 crop, a float32 background holding the box, a float32 out");
         return NULL;
     }
-    static Py_ssize_t xi[MAX_SIDE], yi[MAX_SIDE];
-    static float xa[MAX_SIDE], ya[MAX_SIDE], rows[MAX_CROP_PIXELS];
-    if (sh * cw > MAX_CROP_PIXELS) {
-        PyBuffer_Release(&region_buf); PyBuffer_Release(&bg_buf); PyBuffer_Release(&out_buf);
-        PyErr_SetString(PyExc_ValueError, "crop_ink: the box is too tall for the crop's width");
+    static float under[MAX_CROP_PIXELS];
+    const float *bg = (const float *)bg_buf.buf + wy0 * bw + wx0;
+    int fits = ch * cw <= MAX_CROP_PIXELS && linear_resize(bg, sh, sw, bw, under, ch, cw, cw);
+    if (fits) ink_pixels((const unsigned char *)region_buf.buf, under, ch * cw, dark, (float *)out_buf.buf);
+    PyBuffer_Release(&region_buf); PyBuffer_Release(&bg_buf); PyBuffer_Release(&out_buf);
+    if (!fits) {
+        PyErr_SetString(PyExc_ValueError, "crop_ink: the crop or its box is larger than 256 x 256");
         return NULL;
     }
-    linear_table(cw, sw, xi, xa);
-    linear_table(ch, sh, yi, ya);
-    const unsigned char *region = (const unsigned char *)region_buf.buf;
-    const float *bg = (const float *)bg_buf.buf;
-    float *out = (float *)out_buf.buf;
-    for (Py_ssize_t r = 0; r < sh; r++) {  /* each source row resized along x, once */
-        const float *src = bg + (wy0 + r) * bw + wx0;
-        float *dst = rows + r * cw;
-        for (Py_ssize_t x = 0; x < cw; x++) {
-            Py_ssize_t a = xi[x], b = a + 1 < sw ? a + 1 : a;
-            dst[x] = src[a] * (1.0f - xa[x]) + src[b] * xa[x];
-        }
-    }
-    crop_ink_rows(region, rows, yi, ya, ch, cw, sh, dark, out);
-    PyBuffer_Release(&region_buf); PyBuffer_Release(&bg_buf); PyBuffer_Release(&out_buf);
     Py_RETURN_NONE;
 }
 
@@ -682,23 +686,6 @@ static void area_resize(const float *src, Py_ssize_t sh, Py_ssize_t sw, Py_ssize
     for (Py_ssize_t x = 0; x < dw; x++) dst[previous * dstride + x] = sum[x];
 }
 
-/* A float32 sh x sw image (rows `stride` apart) enlarged to dh x dw by cv2.resize INTER_LINEAR into `dst`. */
-static void linear_resize(const float *src, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t stride, float *dst, Py_ssize_t dh,
-                          Py_ssize_t dw, Py_ssize_t dstride) {
-    Py_ssize_t xi[MAX_SIDE], yi[MAX_SIDE];
-    float xa[MAX_SIDE], ya[MAX_SIDE];
-    linear_table(dw, sw, xi, xa);
-    linear_table(dh, sh, yi, ya);
-    for (Py_ssize_t y = 0; y < dh; y++) {
-        const float *r0 = src + yi[y] * stride, *r1 = src + (yi[y] + 1 < sh ? yi[y] + 1 : yi[y]) * stride;
-        for (Py_ssize_t x = 0; x < dw; x++) {
-            Py_ssize_t a = xi[x], b = a + 1 < sw ? a + 1 : a;
-            float top = r0[a] * (1.0f - xa[x]) + r0[b] * xa[x], bottom = r1[a] * (1.0f - xa[x]) + r1[b] * xa[x];
-            dst[y * dstride + x] = top * (1.0f - ya[y]) + bottom * ya[y];
-        }
-    }
-}
-
 /* The model input from a size x size square of ink (float32): stretched so its third brightest pixel is white (at
  * least `floor`), with an unsharp mask of `amount` (Gaussian sigma 1, 9 taps), rounded and saturated to uint8. */
 static void finish(const float *square, Py_ssize_t size, double floor_, double amount, unsigned char *out) {
@@ -757,7 +744,7 @@ static PyObject *model_input(PyObject *self, PyObject *args) {
     float square[4096] = {0};
     const float *box = (const float *)buf.buf + y * iw + x;
     if (scale < 1) area_resize(box, h, w, iw, square + top * size + left, new_h, new_w, size);
-    else linear_resize(box, h, w, iw, square + top * size + left, new_h, new_w, size);
+    else linear_resize(box, h, w, iw, square + top * size + left, new_h, new_w, size);  /* (h, w <= size: fits) */
     finish(square, size, floor_, amount, (unsigned char *)out_buf.buf);
     PyBuffer_Release(&buf); PyBuffer_Release(&out_buf);
     Py_RETURN_NONE;

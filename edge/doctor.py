@@ -354,7 +354,7 @@ def diagnose(facts: Facts) -> list[Check]:
             break
 
     if facts.kernels:
-        add(Check("kernels", OK, "compiled: each frame's lighting fit and background in one call each"))
+        add(Check("kernels", OK, "compiled: the locate step and the crop in a few calls a frame"))
     elif facts.kernels is False:
         add(
             Check(
