@@ -51,8 +51,7 @@ def skeleton(frame: np.ndarray) -> np.ndarray | None:
     """The pipeline's steps without their robustness (no accuracy claimed): gray, the working copy, cell means, one
     band-only fit of the lighting surface and its background, ink, one threshold, labelling, the largest blob's
     moments, its crop shrunk to CROP_SIDE with its ink, fitted to 28x28 and sharpened. None without a blob."""
-    gray = preprocess.to_gray(frame)
-    work, factor = locate.downscale(gray)
+    work, factor, _ = locate.downscale(frame)
     cells = locate._cells(work, locate.COARSE)
     z = cv2.log(cv2.max(cells, 1.0)).ravel()
     surface = locate.Lighting(locate._fit_grid(*cells.shape).band_fit @ z, locate._NO_LINES, locate._NO_STEPS, 1.0)
@@ -65,7 +64,7 @@ def skeleton(frame: np.ndarray) -> np.ndarray | None:
     x, y, w, h = stats[blob, :4].tolist()
     cv2.moments((labels[y : y + h, x : x + w] == blob).view(np.uint8), True)
     x0, y0, x1, y1 = int(x / factor), int(y / factor), math.ceil((x + w) / factor), math.ceil((y + h) / factor)
-    region = locate.shrink(gray[y0:y1, x0:x1], preprocess.CROP_SIDE)
+    region = locate.shrink(locate.to_gray(frame[y0:y1, x0:x1]), preprocess.CROP_SIDE)
     under = cv2.resize(background[y : y + h, x : x + w], region.shape[::-1], None, 0, 0, cv2.INTER_LINEAR)
     return preprocess.sharpen(preprocess.fit_to_square(locate.ink(region, under, True)), scale=255.0)
 

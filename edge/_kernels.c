@@ -1,10 +1,11 @@
-/* Compiled per-frame kernels for edge/locate.py and edge/preprocess.py: the smooth lighting fit; the background, ink,
- * noise and polarity of the working copy; the shadow steps' robust fit; a candidate's ink statistics and upright
- * angle; the garment crop's ink, its box and the finished model input. Each is one Python function made one call
- * (`_fit_smooth`, `_background_ink`, `_fit_steps`, `_measure`, `Scene.ink_of`, `_ink_box`, `_model_input`), whose
- * numpy and OpenCV code stays as its reference: a frame's ~85 small numpy and OpenCV calls there cost more than their
- * arithmetic. The same steps and constants (passed in from Python), with OpenCV's own rounding rules where an output
- * depends on them; tests/test_edge_kernels.py holds each kernel to its reference.
+/* Compiled per-frame kernels for edge/locate.py and edge/preprocess.py: the frame's gray, halved; the smooth lighting
+ * fit; the background, ink, noise and polarity of the working copy; the shadow steps' robust fit; a candidate's ink
+ * statistics and upright angle; the garment crop's ink, its box and the finished model input. Each is one Python
+ * function made one call (`gray_half`, `_fit_smooth`, `_background_ink`, `_fit_steps`, `_measure`, `Scene.ink_of`,
+ * `_ink_box`, `_model_input`), whose numpy and OpenCV code stays as its reference: a frame's ~85 small numpy and
+ * OpenCV calls there cost more than their arithmetic. The same steps and constants (passed in from Python), with
+ * OpenCV's own rounding rules where an output depends on them; tests/test_edge_kernels.py holds each kernel to its
+ * reference.
  *
  * Optional: where no C compiler is, the package installs without it and the references run (edge/kernels.py). */
 #define PY_SSIZE_T_CLEAN
@@ -30,6 +31,7 @@
 #define MAX_CROP_PIXELS 65536  /* 256 x 256: a crop is at most CROP_SIDE (112) a side */
 #define MAX_COLUMNS 16       /* a surface's 6 terms and up to 10 shadow steps */
 #define MAX_ROWS 16384       /* the shadow fit's points: every third pixel of the working copy, 2,160 */
+#define MAX_WIDTH 16384      /* a frame's width, for gray_half's vector path (wider frames take the plain one) */
 
 /* The k-th smallest of a[0..n-1] (0-based), reordering a: numpy's partition(k)[k]. */
 static double kth(double *a, Py_ssize_t n, Py_ssize_t k) {
@@ -819,6 +821,108 @@ static PyObject *solve_robust(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* OpenCV 5's BGR -> gray for uint8 (cv2.cvtColor COLOR_BGR2GRAY, checked on all 2^24 colours): 15-bit weights. */
+#define GRAY_B 3735
+#define GRAY_G 19235
+#define GRAY_R 9798
+#define GRAY_ROUND 16384
+
+static ALWAYS_INLINE int gray_of(const unsigned char *p) {
+    return (p[0] * GRAY_B + p[1] * GRAY_G + p[2] * GRAY_R + GRAY_ROUND) >> 15;
+}
+
+/* Output pixels [x, wo) of one row of gray_half, from BGR rows r0 and r1: each pixel's gray rounded as cvtColor's,
+ * then the 2x2 mean rounded as cv2.resize's at exactly half, (a + b + c + d + 2) >> 2. */
+static void gray_half_tail(const unsigned char *r0, const unsigned char *r1, Py_ssize_t x, Py_ssize_t wo,
+                           unsigned char *out) {
+    for (; x < wo; x++) {
+        const unsigned char *a = r0 + 6 * x, *b = r1 + 6 * x;
+        out[x] = (unsigned char)((gray_of(a) + gray_of(a + 3) + gray_of(b) + gray_of(b + 3) + 2) >> 2);
+    }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define GRAY_HALF_AVX2 1
+
+/* 32 BGR pixels from p -> their 32 grays, in order (each 128-bit lane does 16): the 48 bytes of a lane are cut into
+ * four windows of four pixels, each pixel spread to 16-bit words (b, g, r, 1) and multiplied by (B, G, R, round) in
+ * pairs (vpmaddwd), the pairs added (vphaddd), shifted, packed. */
+__attribute__((target("avx2"))) static inline __m256i gray32(const unsigned char *p) {
+    const __m256i v0 = _mm256_loadu2_m128i((const __m128i *)(p + 48), (const __m128i *)p);
+    const __m256i v1 = _mm256_loadu2_m128i((const __m128i *)(p + 64), (const __m128i *)(p + 16));
+    const __m256i v2 = _mm256_loadu2_m128i((const __m128i *)(p + 80), (const __m128i *)(p + 32));
+    const __m256i lo = _mm256_setr_epi8(0, -1, 1, -1, 2, -1, -1, -1, 3, -1, 4, -1, 5, -1, -1, -1,
+                                        0, -1, 1, -1, 2, -1, -1, -1, 3, -1, 4, -1, 5, -1, -1, -1);
+    const __m256i hi = _mm256_setr_epi8(6, -1, 7, -1, 8, -1, -1, -1, 9, -1, 10, -1, 11, -1, -1, -1,
+                                        6, -1, 7, -1, 8, -1, -1, -1, 9, -1, 10, -1, 11, -1, -1, -1);
+    const __m256i one = _mm256_setr_epi16(0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1);
+    const __m256i weights = _mm256_setr_epi16(GRAY_B, GRAY_G, GRAY_R, GRAY_ROUND, GRAY_B, GRAY_G, GRAY_R, GRAY_ROUND,
+                                              GRAY_B, GRAY_G, GRAY_R, GRAY_ROUND, GRAY_B, GRAY_G, GRAY_R, GRAY_ROUND);
+    const __m256i windows[4] = {v0, _mm256_alignr_epi8(v1, v0, 12), _mm256_alignr_epi8(v2, v1, 8),
+                                _mm256_srli_si256(v2, 4)};  /* pixels 0-3, 4-7, 8-11, 12-15 of each lane */
+    __m256i sums[4];
+    for (int i = 0; i < 4; i++) {
+        __m256i a = _mm256_madd_epi16(_mm256_or_si256(_mm256_shuffle_epi8(windows[i], lo), one), weights);
+        __m256i b = _mm256_madd_epi16(_mm256_or_si256(_mm256_shuffle_epi8(windows[i], hi), one), weights);
+        sums[i] = _mm256_srli_epi32(_mm256_hadd_epi32(a, b), 15);
+    }
+    return _mm256_packus_epi16(_mm256_packus_epi32(sums[0], sums[1]), _mm256_packus_epi32(sums[2], sums[3]));
+}
+
+/* One output row of gray_half, 16 pixels at a time (the rest by gray_half_tail): each source row converted whole
+ * first (one stream through memory at a time: interleaving the two was slower from memory). */
+__attribute__((target("avx2"))) static void gray_half_row_avx2(const unsigned char *r0, const unsigned char *r1,
+                                                               Py_ssize_t wo, unsigned char *out) {
+    static unsigned char g0[MAX_WIDTH], g1[MAX_WIDTH];
+    const __m256i ones = _mm256_set1_epi8(1), two = _mm256_set1_epi16(2);
+    Py_ssize_t n = wo / 16 * 32;
+    for (Py_ssize_t x = 0; x < n; x += 32) _mm256_storeu_si256((__m256i *)(g0 + x), gray32(r0 + 3 * x));
+    for (Py_ssize_t x = 0; x < n; x += 32) _mm256_storeu_si256((__m256i *)(g1 + x), gray32(r1 + 3 * x));
+    Py_ssize_t x = 0;
+    for (; x + 16 <= wo; x += 16) {
+        __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)(g0 + 2 * x)), ones),
+                                         _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)(g1 + 2 * x)), ones));
+        __m256i half = _mm256_srli_epi16(_mm256_add_epi16(pairs, two), 2);
+        half = _mm256_permute4x64_epi64(_mm256_packus_epi16(half, half), 0x08);  /* each lane's 8 bytes, in order */
+        _mm_storeu_si128((__m128i *)(out + x), _mm256_castsi256_si128(half));
+    }
+    gray_half_tail(r0, r1, x, wo, out);
+}
+#endif
+
+/* gray_half(bgr, h, w, out): the BGR uint8 h x w frame (contiguous) as gray, halved: out (h // 2, w // 2) uint8 is
+ * cv2.resize(cv2.cvtColor(bgr, COLOR_BGR2GRAY)[:2 * (h // 2), :2 * (w // 2)], half, INTER_LINEAR), the same
+ * pixels, without the full-resolution gray (its conversion cost more than the rest of a frame's working copy). */
+static PyObject *gray_half(PyObject *self, PyObject *args) {
+    Py_buffer bgr_buf, out_buf;
+    Py_ssize_t h, w;
+    if (!PyArg_ParseTuple(args, "y*nnw*", &bgr_buf, &h, &w, &out_buf)) return NULL;
+    Py_ssize_t ho = h / 2, wo = w / 2;
+    if (h < 2 || w < 2 || bgr_buf.len != h * w * 3 || out_buf.len != ho * wo) {
+        PyBuffer_Release(&bgr_buf); PyBuffer_Release(&out_buf);
+        PyErr_SetString(PyExc_ValueError, "gray_half: a BGR uint8 h x w frame (h, w >= 2), an (h/2, w/2) uint8 out");
+        return NULL;
+    }
+    const unsigned char *bgr = (const unsigned char *)bgr_buf.buf;
+    unsigned char *out = (unsigned char *)out_buf.buf;
+#ifdef GRAY_HALF_AVX2
+    int avx2 = w <= MAX_WIDTH && __builtin_cpu_supports("avx2");
+#endif
+    for (Py_ssize_t y = 0; y < ho; y++) {
+        const unsigned char *r0 = bgr + 2 * y * w * 3, *r1 = r0 + w * 3;
+#ifdef GRAY_HALF_AVX2
+        if (avx2) {
+            gray_half_row_avx2(r0, r1, wo, out + y * wo);
+            continue;
+        }
+#endif
+        gray_half_tail(r0, r1, 0, wo, out + y * wo);
+    }
+    PyBuffer_Release(&bgr_buf); PyBuffer_Release(&out_buf);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"fit_smooth", fit_smooth, METH_VARARGS, "The smooth lighting fit on cell means: (coef, sides missed)."},
     {"background_ink", background_ink, METH_VARARGS, "Background, ink, noise and polarity of the working copy."},
@@ -826,6 +930,7 @@ static PyMethodDef methods[] = {
     {"ink_box", ink_box, METH_VARARGS, "The box of a crop's ink above a floor, after a 3x3 Gaussian."},
     {"model_input", model_input, METH_VARARGS, "The model input from a crop's ink: fitted, stretched, sharpened."},
     {"solve_robust", solve_robust, METH_VARARGS, "The robust least-squares fit of the shadow steps."},
+    {"gray_half", gray_half, METH_VARARGS, "A BGR frame as gray, halved: cvtColor then a 2x2 mean, as OpenCV rounds."},
     {"blob", blob, METH_VARARGS, "A candidate's ink mean and deviation under its mask, and its upright angle."},
     {NULL, NULL, 0, NULL},
 };

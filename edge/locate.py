@@ -34,6 +34,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from ..errors import FashionEdgeError
 from . import kernels
 
 # (OpenCV calls on the per-frame path take their arguments by position: parsing keywords costs ~1 us a call, and a
@@ -95,6 +96,7 @@ class Scene:
     background: np.ndarray  # the lighting model over the working copy (at least 1.0)
     candidates: list[Candidate] = field(default_factory=list)
     reason: str | None = None
+    half: np.ndarray | None = None  # the gray frame halved, where the working copy was made through it
 
     def frame_box(self, candidate: Candidate, margin: int = 1) -> tuple[int, int, int, int]:
         """The candidate's box in frame pixels (x0, y0, x1, y1), `margin` working pixels wider for the rounding."""
@@ -138,14 +140,56 @@ class Scene:
         return wx0, wy0, max(wx0 + 1, int(x1 * self.factor + 0.5)), max(wy0 + 1, int(y1 * self.factor + 0.5))
 
 
+def as_image(frame: np.ndarray) -> np.ndarray:
+    """`frame` checked to be an image: uint8 (H, W) gray, (H, W, 3) BGR or (H, W, 4) BGRA; (H, W, 1) as (H, W)."""
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8:
+        raise FashionEdgeError(f"frames must be uint8, got {frame.dtype}")
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        return frame[:, :, 0]
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (3, 4)):
+        return frame
+    raise FashionEdgeError(f"cannot read a frame of shape {frame.shape} as an image")
+
+
+def to_gray(frame: np.ndarray) -> np.ndarray:
+    """BGR, BGRA, (H, W, 1) or (H, W) uint8 -> (H, W) uint8."""
+    frame = as_image(frame)
+    if frame.ndim == 2:
+        return frame
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+
+
+def halve(image: np.ndarray) -> np.ndarray:
+    """`image` (at least 2 px a side) at half size: linear interpolation at exactly half of its even part, a 2x2 mean
+    (an odd side would make the step 2.00x and alias)."""
+    h, w = image.shape[0] // 2, image.shape[1] // 2
+    return cv2.resize(image[: 2 * h, : 2 * w], (w, h), None, 0, 0, cv2.INTER_LINEAR)
+
+
+def gray_half(frame: np.ndarray) -> np.ndarray:
+    """A uint8 frame (gray, BGR or BGRA, at least 2 px a side) as gray, halved (`halve`): for a contiguous BGR frame
+    the kernel's one call, the same pixels without the full-resolution gray (cv2.cvtColor cost a quarter of a
+    frame's preprocessing), else `to_gray`, then `halve`."""
+    if kernels.compiled is not None and frame.ndim == 3 and frame.shape[2] == 3 and frame.flags.c_contiguous:
+        h, w = frame.shape[:2]
+        out = np.empty((h // 2, w // 2), np.uint8)
+        kernels.compiled.gray_half(frame, h, w, out)
+        return out
+    return halve(to_gray(frame))
+
+
+def halves(h: int, w: int, side: int) -> bool:
+    """Whether `shrink` halves an h x w image on its way to `side`."""
+    return max(h, w) >= 2 * side and min(h, w) >= 2
+
+
 def shrink(image: np.ndarray, side: int) -> np.ndarray:
     """`image` with its longest side at most `side`, close to area averaging at a fraction of its cost: halved while
-    at least twice too big (linear interpolation at exactly half of an even-sided image: a 2x2 mean; an odd side
-    would make the step 2.00x and alias), then resized linearly."""
+    at least twice too big, then resized linearly."""
+    while halves(*image.shape[:2], side):
+        image = halve(image)
     h, w = image.shape[:2]
-    while max(h, w) >= 2 * side and min(h, w) >= 2:
-        h, w = h // 2, w // 2
-        image = cv2.resize(image[: 2 * h, : 2 * w], (w, h), None, 0, 0, cv2.INTER_LINEAR)
     scale = side / max(h, w)
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -156,15 +200,14 @@ def shrink(image: np.ndarray, side: int) -> np.ndarray:
 _GAUSS3 = np.array([0.25, 0.5, 0.25], np.float32)  # cv2.GaussianBlur's 3-tap kernel
 
 
-def downscale(gray_or_bgr: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarray, float]:
-    """The working copy: float32 gray, its longest side at most `side`, box-averaged (`shrink`) and smoothed by a
-    3x3 Gaussian (the noise the means leave); and its scale factor. Gray first: OpenCV resizes one channel several
-    times faster than three. A 640x480 frame becomes 160x120 means of 4x4 pixels."""
-    small = gray_or_bgr
-    if small.ndim == 3:
-        small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY if small.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
-    small = shrink(small, side)
-    return cv2.sepFilter2D(small, cv2.CV_32F, _GAUSS3, _GAUSS3), small.shape[1] / gray_or_bgr.shape[1]
+def downscale(frame: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """The working copy of a uint8 frame (gray, BGR or BGRA): float32 gray, its longest side at most `side`,
+    box-averaged (`shrink`) and smoothed by a 3x3 Gaussian (the noise the means leave); its scale factor; and the gray
+    frame halved, where shrinking went through it (`gray_half`: a garment's crop is cut from it), else None. Gray first:
+    OpenCV resizes one channel several times faster than three. A 640x480 frame becomes 160x120 means of 4x4 pixels."""
+    half = gray_half(frame) if halves(*frame.shape[:2], side) else None
+    small = shrink(to_gray(frame) if half is None else half, side)
+    return cv2.sepFilter2D(small, cv2.CV_32F, _GAUSS3, _GAUSS3), small.shape[1] / frame.shape[1], half
 
 
 def _design(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -618,7 +661,7 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     """A gray or BGR uint8 frame -> its Scene: background, illumination, polarity, candidates (see module doc).
 
     `invert` on: the object is darker than its background; off: lighter; auto: whichever departs more."""
-    work, factor = downscale(frame, WORK_SIDE)
+    work, factor, half = downscale(frame, WORK_SIDE)
     h, w = work.shape
     lighting = fit_lighting(work)
     background, ink_map, noise, dark_object = _background_ink(work, lighting, invert)
@@ -629,7 +672,7 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     if not dark_object:  # ink of a light object is relative to the headroom above the background
         level = _median(background[::4, ::4].ravel())
         noise = noise * level / max(255.0 - level, 1.0)
-    scene = Scene(factor, frame.shape[:2], lighting, dark_object, noise, background)
+    scene = Scene(factor, frame.shape[:2], lighting, dark_object, noise, background, half=half)
     threshold = max(MIN_INK, NOISE_FLOOR * noise)
     # the largest object, but one bold enough to be a garment before a faint one (a vignette's corner left as ink)
     candidates = find_candidates(ink_map, threshold)

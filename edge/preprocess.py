@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import FashionEdgeError
 from . import kernels
-from .locate import MIN_INK, NOISE_FLOOR, Candidate, Scene, analyse, shrink
+from .locate import MIN_INK, NOISE_FLOOR, Candidate, Scene, analyse, as_image, halves, shrink, to_gray
 
 MODEL_SIZE = 28
 PREPROCESS_MODES = ("auto", "photo", "dataset")
@@ -69,20 +69,6 @@ def parse_roi(text: str) -> tuple[int, int, int, int]:
     if x < 0 or y < 0 or w <= 0 or h <= 0:
         raise FashionEdgeError(f"--roi {text!r}: x and y must be >= 0, w and h > 0")
     return x, y, w, h
-
-
-def to_gray(frame: np.ndarray) -> np.ndarray:
-    """BGR, BGRA, (H, W, 1) or (H, W) uint8 -> (H, W) uint8."""
-    frame = np.asarray(frame)
-    if frame.dtype != np.uint8:
-        raise FashionEdgeError(f"frames must be uint8, got {frame.dtype}")
-    if frame.ndim == 2:
-        return frame
-    if frame.ndim == 3 and frame.shape[2] == 1:
-        return frame[:, :, 0]
-    if frame.ndim == 3 and frame.shape[2] in (3, 4):
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
-    raise FashionEdgeError(f"cannot read a frame of shape {frame.shape} as an image")
 
 
 def crop_roi(frame: np.ndarray, roi: tuple[int, int, int, int] | None) -> np.ndarray:
@@ -144,10 +130,10 @@ class Preprocessed:
         return self.inputs[0]
 
 
-def _crop_input(gray: np.ndarray, scene: Scene, candidate: Candidate) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """The candidate's ink cut from the full-resolution gray frame (at most CROP_SIDE px), uprighted, trimmed, 28x28."""
+def _crop_input(frame: np.ndarray, scene: Scene, candidate: Candidate) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The candidate's ink cut from the full-resolution frame (at most CROP_SIDE px), uprighted, trimmed, 28x28."""
     x0, y0, x1, y1 = scene.frame_box(candidate, margin=2 if candidate.angle else 1)
-    region = shrink(gray[y0:y1, x0:x1], CROP_SIDE)
+    region = _gray_crop(frame, scene, (x0, y0, x1, y1))
     ch, cw = region.shape
     object_ink = scene.ink_of(region, (x0, y0, x1, y1))
     if candidate.angle:
@@ -155,6 +141,17 @@ def _crop_input(gray: np.ndarray, scene: Scene, candidate: Candidate) -> tuple[n
         object_ink = cv2.warpAffine(object_ink, rot, (cw, ch), None, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT, 0.0)
     floor = max(MIN_INK, NOISE_FLOOR * scene.noise)
     return _model_input(object_ink, _ink_box(object_ink, floor), floor), (x0, y0, x1 - x0, y1 - y0)
+
+
+def _gray_crop(frame: np.ndarray, scene: Scene, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The gray frame's box (x0, y0, x1, y1), shrunk to at most CROP_SIDE px: cut from the halved frame the working
+    copy was made through where shrinking halves the box anyway (its corner even: the same pixels), else converted
+    from the frame's box alone (a small garment's box is a few percent of the frame)."""
+    x0, y0, x1, y1 = box
+    h, w = y1 - y0, x1 - x0
+    if scene.half is not None and halves(h, w, CROP_SIDE) and not (x0 | y0) & 1:
+        return shrink(scene.half[y0 // 2 : y0 // 2 + h // 2, x0 // 2 : x0 // 2 + w // 2], CROP_SIDE)
+    return shrink(to_gray(frame[y0:y1, x0:x1]), CROP_SIDE)
 
 
 def _ink_box(object_ink: np.ndarray, floor: float) -> tuple[int, int, int, int]:
@@ -182,11 +179,11 @@ def _model_input(object_ink: np.ndarray, box: tuple[int, int, int, int], floor: 
 
 def photo_preprocess(frame: np.ndarray, invert: str = "auto") -> Preprocessed:
     """A photo of a garment (BGR or gray, any size and lighting) -> Preprocessed (see the module docstring)."""
-    gray = to_gray(frame)  # once: the working copy and the crop are both cut from it
-    scene = analyse(gray, invert)
+    frame = as_image(frame)
+    scene = analyse(frame, invert)
     if not scene.candidates:  # an empty scene: show the model a blank input rather than noise blown up
         return Preprocessed([np.zeros((MODEL_SIZE, MODEL_SIZE), np.uint8)], [None], scene.reason)
-    model_input, box = _crop_input(gray, scene, scene.candidates[0])  # the largest: see locate.find_candidates
+    model_input, box = _crop_input(frame, scene, scene.candidates[0])  # the largest: see locate.find_candidates
     return Preprocessed([model_input], [box], scene.reason, len(scene.candidates))
 
 

@@ -55,6 +55,6 @@ def test_script_reports_every_variant_against_the_pipeline(tmp_path):
     assert found["pipeline"]["median_ratio"] == 1.0
     assert all(0.005 < v["best_ms"] < 1000 and 0 < v["median_ratio"] < 100 for v in found.values())
     assert all(f"{name:26s} best pass {v['best_ms']:.3f} ms" in result.output for name, v in found.items())
-    calls = figures["calls"]  # this package's own OpenCV and numpy calls a frame (~40 each today)
-    assert 10 < calls["opencv"] < 200 and 10 < calls["numpy"] < 200
+    calls = figures["calls"]  # this package's own OpenCV and numpy calls a frame (~10 and ~20 with the kernels)
+    assert 3 < calls["opencv"] < 200 and 3 < calls["numpy"] < 200
     assert f"{calls['opencv']:.1f} OpenCV, {calls['numpy']:.1f} numpy" in result.output

@@ -47,7 +47,7 @@ def reference(monkeypatch):
 @needs_kernels
 def test_kernels_agree_with_the_numpy_reference(frames, reference):
     for frame in frames:
-        work, _ = locate.downscale(preprocess.to_gray(frame))
+        work, _, _ = locate.downscale(frame)
         cells = locate._cells(work, locate.COARSE)
         (coef, sides), (want_coef, want_sides) = locate._fit_smooth(cells), reference(locate._fit_smooth, cells)
         np.testing.assert_allclose(coef, want_coef, atol=1e-5)  # (float32 rounding of the log; the fit in doubles)
@@ -121,6 +121,31 @@ def test_preprocessing_with_the_kernels_gives_the_references_boxes_and_inputs(fr
 
 
 @needs_kernels
+def test_the_halved_gray_is_opencvs_pixel_for_pixel(reference):
+    rng = np.random.default_rng(5)  # every colour's rounding, the vector path's tails, odd sides, the smallest frame
+    sizes = [(480, 640), (481, 641), (2, 2), (3, 35), (240, 33), (100, 64), (7, 97), (2, 16386)]  # (wider: plain C)
+    for h, w in sizes:
+        frame = rng.integers(0, 256, (h, w, 3), np.uint8)
+        assert np.array_equal(locate.gray_half(frame), reference(locate.gray_half, frame)), (h, w)
+        want = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[: h // 2 * 2, : w // 2 * 2], (w // 2, h // 2))
+        assert np.array_equal(locate.gray_half(frame), want), (h, w)
+    frame = rng.integers(0, 256, (60, 90, 4), np.uint8)  # BGRA and views not contiguous: OpenCV's calls, the same
+    for image in (frame, frame[:, :, :3], frame[::2, 10:]):
+        want = locate.halve(locate.to_gray(image))
+        assert np.array_equal(locate.gray_half(image), want)
+
+
+@needs_kernels
+def test_a_crop_from_the_halved_frame_is_the_crop_from_the_frame(frames):
+    for frame in frames:  # (the boxes' corners: even, odd, at the frame's edges)
+        scene = locate.analyse(frame)
+        for box in [(0, 0, 640, 480), (4, 8, 404, 304), (3, 8, 403, 308), (100, 40, 180, 150), (636, 400, 640, 480)]:
+            x0, y0, x1, y1 = box
+            want = locate.shrink(locate.to_gray(frame)[y0:y1, x0:x1], preprocess.CROP_SIDE)
+            assert np.array_equal(preprocess._gray_crop(frame, scene, box), want), box
+
+
+@needs_kernels
 def test_kernels_refuse_buffers_that_do_not_fit():
     cells, work = np.ones((15, 20), np.float32), np.ones((120, 160), np.float32)
     out = np.empty((120, 160), np.float32)
@@ -163,6 +188,13 @@ def test_kernels_refuse_buffers_that_do_not_fit():
         compiled.blob(np.ones((10, 10), np.uint8), 10, 10, work, 120, 160, 155, 0, *rule)  # past the ink map's edge
     with pytest.raises(ValueError):
         compiled.blob(np.ones((800, 800), np.uint8), 800, 800, work, 120, 160, 0, 0, *rule)
+    bgr = np.ones((48, 64, 3), np.uint8)
+    with pytest.raises(ValueError):
+        compiled.gray_half(bgr, 48, 65, np.empty((24, 32), np.uint8))  # a frame larger than its buffer
+    with pytest.raises(ValueError):
+        compiled.gray_half(bgr[:1], 1, 64, np.empty((0, 32), np.uint8))  # a row: nothing to halve
+    with pytest.raises(ValueError):
+        compiled.gray_half(bgr, 48, 64, np.empty((24, 31), np.uint8))
 
 
 @needs_kernels

@@ -24,7 +24,7 @@ from fashion_edge.edge.locate import (
 def test_downscale_is_a_smoothed_box_mean_of_the_gray_frame():
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
-    small, factor = downscale(frame)
+    small, factor, _ = downscale(frame)
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
     box_mean = cv2.GaussianBlur(gray.reshape(120, 4, 160, 4).mean(axis=(1, 3)), (3, 3), 0)
     assert factor == 0.25 and small.dtype == np.float32
@@ -36,7 +36,7 @@ def test_downscale_is_a_smoothed_box_mean_of_the_gray_frame():
     [((479, 637, 3), (120, 160)), ((1080, 1920, 3), (90, 160)), ((481, 641, 4), (120, 160)), ((100, 80), (100, 80))],
 )
 def test_downscale_sizes(shape, expected):
-    small, factor = downscale(np.zeros(shape, np.uint8))
+    small, factor, _ = downscale(np.zeros(shape, np.uint8))
     assert small.shape == expected
     assert factor == pytest.approx(expected[1] / shape[1], abs=1e-9)
 
@@ -86,7 +86,7 @@ def test_a_cast_shadow_is_modelled_as_a_step_and_divided_out():
         frame = render_frame(None, "empty_shadow", rng)
         scene = analyse(frame)
         assert np.abs(scene.lighting.steps).max() >= MIN_SHADOW_STEP, scene.lighting
-        work, _ = downscale(frame)
+        work, _, _ = downscale(frame)
         level = np.abs(work / scene.lighting.over(*work.shape) - 1)
         assert np.median(level) < 0.02 and np.mean(level > 0.1) < 0.05  # both sides of the edge: the same level
 
