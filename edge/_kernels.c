@@ -821,6 +821,183 @@ static PyObject *solve_robust(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* The root of label i in the union-find forest `parent`, halving the path on the way. */
+static int32_t root_of(int32_t *parent, int32_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+}
+
+/* Join the sets of labels a and b; the smaller root stays the root (as OpenCV's solvers: labels keep scan order). */
+static int32_t join(int32_t *parent, int32_t a, int32_t b) {
+    a = root_of(parent, a), b = root_of(parent, b);
+    if (a < b) return parent[b] = a;
+    return parent[a] = b;
+}
+
+typedef struct {
+    int32_t first, x0, y0, x1, y1, area;  /* first: the component's first 2x2 block, in block scan order */
+} Component;
+
+static int by_first_block(const void *a, const void *b) {
+    return ((const Component *)a)->first - ((const Component *)b)->first;
+}
+
+/* 3x3 dilation (grow = 1) or erosion (grow = 0) of a 0/1 h x w image into dst, pixels outside it left out (as cv2's
+ * default morphology border): along rows into tmp, then along columns. */
+static void morph3(const unsigned char *src, unsigned char *tmp, unsigned char *dst, Py_ssize_t h, Py_ssize_t w,
+                   int grow) {
+    for (Py_ssize_t y = 0; y < h; y++) {
+        const unsigned char *s = src + y * w;
+        unsigned char *t = tmp + y * w;
+        if (w == 1) {
+            t[0] = s[0];
+            continue;
+        }
+        t[0] = grow ? s[0] | s[1] : s[0] & s[1];
+        t[w - 1] = grow ? s[w - 2] | s[w - 1] : s[w - 2] & s[w - 1];
+        if (grow)
+            for (Py_ssize_t x = 1; x < w - 1; x++) t[x] = s[x - 1] | s[x] | s[x + 1];
+        else
+            for (Py_ssize_t x = 1; x < w - 1; x++) t[x] = s[x - 1] & s[x] & s[x + 1];
+    }
+    for (Py_ssize_t y = 0; y < h; y++) {
+        const unsigned char *up = tmp + (y > 0 ? y - 1 : y) * w, *mid = tmp + y * w;
+        const unsigned char *down = tmp + (y + 1 < h ? y + 1 : y) * w;
+        unsigned char *d = dst + y * w;
+        if (grow)
+            for (Py_ssize_t x = 0; x < w; x++) d[x] = up[x] | mid[x] | down[x];
+        else
+            for (Py_ssize_t x = 0; x < w; x++) d[x] = up[x] & mid[x] & down[x];
+    }
+}
+
+/* out[x] = row[x] > level, 0 or 1, for n pixels. */
+PIXEL_LOOP static void above_row(const float *restrict row, float level, Py_ssize_t n, unsigned char *restrict out) {
+    for (Py_ssize_t x = 0; x < n; x++) out[x] = row[x] > level;
+}
+
+/* blobs(ink, h, w, threshold, labels_out) -> None where no ink exceeds `threshold`, else (x, y, width, height, stats):
+ * the window of the float32 h x w ink map that locate.find_candidates labels (the ink's bounding box 2 pixels wider,
+ * from even coordinates), its pixels above the threshold closed by a 3x3 square, labelled 8-connected into labels_out
+ * (int32, the window's pixels row by row from its start) and stats [(x, y, w, h, area)] of labels 1, 2, ... numbered as
+ * cv2.connectedComponentsWithStatsWithAlgorithm's CCL_GRANA numbers them: by each blob's first 2x2 block. */
+static PyObject *blobs(PyObject *self, PyObject *args) {
+    Py_buffer ink_buf, labels_buf;
+    Py_ssize_t h, w;
+    double threshold;
+    if (!PyArg_ParseTuple(args, "y*nndw*", &ink_buf, &h, &w, &threshold, &labels_buf)) return NULL;
+    if (h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE || ink_buf.len != h * w * (Py_ssize_t)sizeof(float) ||
+        labels_buf.len != h * w * (Py_ssize_t)sizeof(int32_t)) {
+        PyBuffer_Release(&ink_buf); PyBuffer_Release(&labels_buf);
+        PyErr_SetString(PyExc_ValueError, "blobs: a float32 h x w ink map and an int32 h x w labels buffer expected");
+        return NULL;
+    }
+    const float *ink = (const float *)ink_buf.buf;
+    int32_t *labels = (int32_t *)labels_buf.buf;
+    float level = (float)threshold;
+    Py_ssize_t bx0 = w, by0 = h, bx1 = -1, by1 = -1;  /* the ink's bounding box (as cv2.boundingRect) */
+    for (Py_ssize_t y = 0; y < h; y++) {
+        const float *row = ink + y * w;
+        int any = 0;
+        for (Py_ssize_t x = 0; x < w; x++) any |= row[x] > level;
+        if (!any) continue;
+        Py_ssize_t first = 0, last = w - 1;
+        while (!(row[first] > level)) first++;
+        while (!(row[last] > level)) last--;
+        bx0 = first < bx0 ? first : bx0, bx1 = last > bx1 ? last : bx1;
+        by0 = y < by0 ? y : by0, by1 = y;
+    }
+    if (bx1 < 0) {
+        PyBuffer_Release(&ink_buf); PyBuffer_Release(&labels_buf);
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t ox = (bx0 - 2 > 0 ? bx0 - 2 : 0) & ~(Py_ssize_t)1, oy = (by0 - 2 > 0 ? by0 - 2 : 0) & ~(Py_ssize_t)1;
+    Py_ssize_t ww = (bx1 + 3 < w ? bx1 + 3 : w) - ox, wh = (by1 + 3 < h ? by1 + 3 : h) - oy, n = ww * wh;
+    unsigned char *above = PyMem_Malloc(3 * n);
+    int32_t *parent = PyMem_Malloc((n + 1) * sizeof(int32_t));
+    Component *found = NULL, *order = NULL;
+    PyObject *result = NULL;
+    if (!above || !parent) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    unsigned char *closed = above + n, *tmp = above + 2 * n;
+    for (Py_ssize_t y = 0; y < wh; y++) above_row(ink + (oy + y) * w + ox, level, ww, above + y * ww);
+    morph3(above, tmp, closed, wh, ww, 1);  /* (dilated into `closed`, eroded back into `above`) */
+    morph3(closed, tmp, above, wh, ww, 0);
+    int32_t next = 1;  /* provisional labels, in scan order; a pixel takes a neighbour's (Wu's decision tree: the
+                          north neighbour touches the other three, so they are joined already) */
+    parent[0] = 0;
+    for (Py_ssize_t y = 0; y < wh; y++)
+        for (Py_ssize_t x = 0; x < ww; x++) {
+            int32_t *at = labels + y * ww + x;
+            if (!above[y * ww + x]) {
+                *at = 0;
+                continue;
+            }
+            const int32_t west = x > 0 ? at[-1] : 0, nw = y > 0 && x > 0 ? at[-ww - 1] : 0, north = y > 0 ? at[-ww] : 0;
+            const int32_t ne = y > 0 && x + 1 < ww ? at[-ww + 1] : 0;
+            if (north) *at = north;
+            else if (ne) *at = nw ? join(parent, ne, nw) : west ? join(parent, ne, west) : ne;
+            else if (nw) *at = nw;
+            else if (west) *at = west;
+            else {
+                parent[next] = next;
+                *at = next++;
+            }
+        }
+    for (int32_t i = 1; i < next; i++) parent[i] = parent[parent[i]];  /* (parent[i] <= i: one pass flattens) */
+    int32_t count = 0, half_w = (int32_t)((ww + 1) / 2);
+    found = PyMem_Malloc(next * sizeof(Component));
+    if (!found) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int32_t i = 1; i < next; i++)
+        if (parent[i] == i) found[i] = (Component){INT32_MAX, INT32_MAX, INT32_MAX, -1, -1, 0}, count++;
+    for (Py_ssize_t y = 0; y < wh; y++)  /* each run of a label along a row counted at once */
+        for (Py_ssize_t x = 0; x < ww;) {
+            int32_t *at = labels + y * ww, label = at[x];
+            if (!label) {
+                x++;
+                continue;
+            }
+            Py_ssize_t start = x;
+            for (; x < ww && at[x] == label; x++) at[x] = parent[label];
+            Component *c = found + parent[label];
+            int32_t block = (int32_t)(y / 2) * half_w + (int32_t)(start / 2);
+            c->first = block < c->first ? block : c->first;
+            c->x0 = start < c->x0 ? start : c->x0, c->x1 = x - 1 > c->x1 ? x - 1 : c->x1;
+            c->y0 = y < c->y0 ? y : c->y0, c->y1 = y;
+            c->area += x - start;
+        }
+    order = PyMem_Malloc(count * sizeof(Component));
+    int32_t *final = parent;  /* (the forest is flat now: each root's final label is kept in its place) */
+    if (!order) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int32_t k = 0;
+    for (int32_t i = 1; i < next; i++)
+        if (parent[i] == i) order[k] = found[i], order[k++].area = i;  /* (area's place holds the root for the sort) */
+    qsort(order, count, sizeof(Component), by_first_block);
+    for (k = 0; k < count; k++) final[order[k].area] = -(k + 1);  /* (negative: not a root's own index any more) */
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (labels[i]) labels[i] = -final[labels[i]];
+    PyObject *stats = PyList_New(count);
+    for (k = 0; stats && k < count; k++) {
+        const Component *c = found + order[k].area;
+        PyObject *row = Py_BuildValue("(iiiii)", c->x0, c->y0, c->x1 - c->x0 + 1, c->y1 - c->y0 + 1, c->area);
+        if (!row) Py_CLEAR(stats);
+        else PyList_SET_ITEM(stats, k, row);
+    }
+    if (stats) result = Py_BuildValue("nnnnN", ox, oy, ww, wh, stats);
+done:
+    PyMem_Free(above); PyMem_Free(parent); PyMem_Free(found); PyMem_Free(order);
+    PyBuffer_Release(&ink_buf); PyBuffer_Release(&labels_buf);
+    return result;
+}
+
 /* OpenCV 5's BGR -> gray for uint8 (cv2.cvtColor COLOR_BGR2GRAY, checked on all 2^24 colours): 15-bit weights. */
 #define GRAY_B 3735
 #define GRAY_G 19235
@@ -930,6 +1107,7 @@ static PyMethodDef methods[] = {
     {"ink_box", ink_box, METH_VARARGS, "The box of a crop's ink above a floor, after a 3x3 Gaussian."},
     {"model_input", model_input, METH_VARARGS, "The model input from a crop's ink: fitted, stretched, sharpened."},
     {"solve_robust", solve_robust, METH_VARARGS, "The robust least-squares fit of the shadow steps."},
+    {"blobs", blobs, METH_VARARGS, "The ink's blobs above a threshold, closed and labelled, with their statistics."},
     {"gray_half", gray_half, METH_VARARGS, "A BGR frame as gray, halved: cvtColor then a 2x2 mean, as OpenCV rounds."},
     {"blob", blob, METH_VARARGS, "A candidate's ink mean and deviation under its mask, and its upright angle."},
     {NULL, NULL, 0, NULL},

@@ -566,21 +566,13 @@ _ODD_MOMENTS = _odd_moments(_COS, _SIN)
 
 def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
     """Blobs of ink above `threshold`, each grown by the sizeable blobs near it; the largest box first."""
-    above = (ink_map > threshold).view(np.uint8)
-    ink_x, ink_y, ink_w, ink_h = cv2.boundingRect(above)
-    if not ink_w:
+    found = _blobs(ink_map, threshold)
+    if found is None or not found[2]:
         return []
-    # closed and labelled only around the ink (a quarter of the view, typically), 2 pixels wider (the closing cannot
-    # reach further) from even coordinates (Grana's 2x2 blocks stay aligned): the same blobs, numbered the same
-    origin = max(0, ink_x - 2) & -2, max(0, ink_y - 2) & -2
-    window = above[origin[1] : ink_y + ink_h + 2, origin[0] : ink_x + ink_w + 2]
-    mask = cv2.morphologyEx(window, cv2.MORPH_CLOSE, _KERNEL3)
-    # (Grana's algorithm: the same labels as the default, with the statistics about 3x faster here)
-    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    if count <= 1:
-        return []
+    origin, labels, stats = found
+    count = len(stats) + 1
     # (area, label, x0, y0, x1, y1) of the blobs, in the window's coordinates: few, so plain Python is quickest
-    blobs = [(a, i, x, y, x + w, y + h) for i, (x, y, w, h, a) in enumerate(stats.tolist()) if i]
+    blobs = [(a, i, x, y, x + w, y + h) for i, (x, y, w, h, a) in enumerate(stats, 1)]
     least = max(4, 0.02 * max(blobs)[0])  # specks never seed nor join an object
     free = sorted((blob for blob in blobs if blob[0] >= least), reverse=True)
     gap = GROW_GAP * max(ink_map.shape)
@@ -608,6 +600,31 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
         candidates.append(_candidate(ink_map, labels, origin, box, [b[1] for b in members], count, area))
     # the garment is the object with the largest extent: a phone or a mug beside it is smaller, if darker
     return sorted(candidates, key=lambda c: c.box[2] * c.box[3], reverse=True)
+
+
+def _blobs(ink_map: np.ndarray, threshold: float) -> tuple[tuple[int, int], np.ndarray, list[list[int]]] | None:
+    """The blobs of ink above `threshold`, or None where there is none: the labelled window's origin (x, y), its labels
+    (int32) and the blobs' (x, y, w, h, area) in it, label 1 first. The window is the ink's box 2 pixels wider (a 3x3
+    closing, which joins a garment's parts split by a faint line, cannot reach further) from even coordinates (so
+    OpenCV's Grana labelling, 2x2 blocks, numbers the blobs as on the whole map): the kernel's one call, or OpenCV's."""
+    if kernels.compiled is not None:
+        h, w = ink_map.shape
+        labels = np.empty(h * w, np.int32)
+        found = kernels.compiled.blobs(ink_map, h, w, threshold, labels)
+        if found is None:
+            return None
+        x, y, ww, wh, stats = found
+        return (x, y), labels[: ww * wh].reshape(wh, ww), stats
+    above = (ink_map > threshold).view(np.uint8)
+    ink_x, ink_y, ink_w, ink_h = cv2.boundingRect(above)
+    if not ink_w:
+        return None
+    origin = max(0, ink_x - 2) & -2, max(0, ink_y - 2) & -2
+    window = above[origin[1] : ink_y + ink_h + 2, origin[0] : ink_x + ink_w + 2]
+    mask = cv2.morphologyEx(window, cv2.MORPH_CLOSE, _KERNEL3)
+    # (Grana's algorithm: the same labels as the default, with the statistics about 3x faster here)
+    _, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    return origin, labels, stats[1:].tolist()
 
 
 def _near_members(labels: np.ndarray, blob: tuple[int, ...], is_member: np.ndarray, gap: float) -> bool:

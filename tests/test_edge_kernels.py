@@ -146,6 +146,24 @@ def test_a_crop_from_the_halved_frame_is_the_crop_from_the_frame(frames):
 
 
 @needs_kernels
+def test_the_blobs_are_opencvs_labels_numbered_alike(reference):
+    rng = np.random.default_rng(9)  # speckle, blobs, lines, whole maps, one pixel, nothing above the threshold
+    maps = []
+    for h, w in rng.integers(1, 130, (300, 2)):
+        ink = (rng.random((h, w)) < rng.random() * 0.6) * rng.random((h, w))
+        maps.append(cv2.GaussianBlur(ink, (0, 0), 0.5 + 3 * rng.random()) if rng.random() < 0.5 else ink)
+    maps += [np.eye(40), np.ones((7, 9)), np.zeros((5, 5)), np.pad(np.ones((1, 1)), 3)]
+    for ink in maps:
+        ink = ink.astype(np.float32)
+        for threshold in (0.05, 0.5 * float(ink.max())):
+            got, want = locate._blobs(ink, threshold), reference(locate._blobs, ink, threshold)
+            assert (got is None) == (want is None)
+            if got is not None:
+                assert got[0] == want[0] and np.array_equal(got[1], want[1])
+                assert [list(row) for row in got[2]] == want[2]
+
+
+@needs_kernels
 def test_kernels_refuse_buffers_that_do_not_fit():
     cells, work = np.ones((15, 20), np.float32), np.ones((120, 160), np.float32)
     out = np.empty((120, 160), np.float32)
@@ -188,6 +206,8 @@ def test_kernels_refuse_buffers_that_do_not_fit():
         compiled.blob(np.ones((10, 10), np.uint8), 10, 10, work, 120, 160, 155, 0, *rule)  # past the ink map's edge
     with pytest.raises(ValueError):
         compiled.blob(np.ones((800, 800), np.uint8), 800, 800, work, 120, 160, 0, 0, *rule)
+    with pytest.raises(ValueError):
+        compiled.blobs(work, 120, 160, 0.5, np.empty(120 * 159, np.int32))  # labels smaller than the map
     bgr = np.ones((48, 64, 3), np.uint8)
     with pytest.raises(ValueError):
         compiled.gray_half(bgr, 48, 65, np.empty((24, 32), np.uint8))  # a frame larger than its buffer
