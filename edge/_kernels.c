@@ -123,24 +123,42 @@ static void inliers(const double *res, const unsigned char *among, Py_ssize_t n,
     for (Py_ssize_t i = 0; i < n; i++) use[i] = fabs(res[i]) < limit;
 }
 
-/* fit_smooth(cells, h, w, band, fits, ridge, far) -> (coef tuple, sides): locate._fit_smooth. `cells` float32 h x w
- * means of the working copy; `band` the border band's width in cells; `far` how far two adjacent side cells must be
+/* fit_smooth(cells, h, w, cell, band, fits, ridge, far) -> (coef tuple, sides): locate._fit_smooth. `cells` the
+ * float32 h x w means of the working copy (cell 1), or the working copy itself, h x w blocks of cell x cell; `band` the border band's width in cells; `far` how far two adjacent side cells must be
  * missed the same way for that side to count. */
 static PyObject *fit_smooth(PyObject *self, PyObject *args) {
     Py_buffer buf;
     Py_ssize_t h, w, band;
     int fits;
     double ridge, far;
-    if (!PyArg_ParseTuple(args, "y*nnnidd", &buf, &h, &w, &band, &fits, &ridge, &far)) return NULL;
+    Py_ssize_t cell;
+    if (!PyArg_ParseTuple(args, "y*nnnnidd", &buf, &h, &w, &cell, &band, &fits, &ridge, &far)) return NULL;
     Py_ssize_t n = h * w;
-    if (h < 3 || w < 3 || n > MAX_CELLS || buf.len != n * (Py_ssize_t)sizeof(float) || fits < 1) {
+    if (h < 3 || w < 3 || n > MAX_CELLS || cell < 1 || cell > 64 ||
+        buf.len != n * cell * cell * (Py_ssize_t)sizeof(float) || fits < 1) {
         PyBuffer_Release(&buf);
-        PyErr_SetString(PyExc_ValueError, "fit_smooth: cells must be float32 h x w, 3 <= h, w and h * w <= 4096");
+        PyErr_SetString(PyExc_ValueError, "fit_smooth: an h x w grid of float32 cell x cell blocks, 3 <= h, w, "
+                                          "h * w <= 4096, cell <= 64");
         return NULL;
     }
     static double d[MAX_CELLS][K], z[MAX_CELLS], res[MAX_CELLS], scratch[MAX_CELLS];
     static unsigned char in_band[MAX_CELLS], use[MAX_CELLS];
+    static float means[MAX_CELLS];
     const float *cells = (const float *)buf.buf;
+    if (cell > 1) {  /* each block's mean as cv2.resize INTER_AREA makes it at an integer scale: the float32 sum of its
+                        pixels row by row, times 1 / cell^2 */
+        const float *image = cells;
+        Py_ssize_t iw = w * cell;
+        float scale = 1.0f / (float)(cell * cell);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const float *block = image + (i / w) * cell * iw + (i % w) * cell;
+            float sum = 0.0f;
+            for (Py_ssize_t y = 0; y < cell; y++)
+                for (Py_ssize_t x = 0; x < cell; x++) sum += block[y * iw + x];
+            means[i] = sum * scale;
+        }
+        cells = means;
+    }
     for (Py_ssize_t y = 0; y < h; y++) {
         double v = (y + 0.5) / h * 2 - 1;
         for (Py_ssize_t x = 0; x < w; x++) {
@@ -611,6 +629,32 @@ static ALWAYS_INLINE void blur(const float *src, Py_ssize_t h, Py_ssize_t w, con
     }
 }
 
+
+/* smooth(src, h, w, out): the uint8 h x w image as float32, blurred by the 3x3 Gaussian (1 2 1)/4 each way with the
+ * default border: cv2.sepFilter2D(src, CV_32F, k, k) pixel for pixel (every sum is a multiple of 1/16 below 256:
+ * exact in float32 in any order). The working copy's last step (locate.downscale). */
+static PyObject *smooth(PyObject *self, PyObject *args) {
+    Py_buffer src_buf, out_buf;
+    Py_ssize_t h, w;
+    if (!PyArg_ParseTuple(args, "y*nnw*", &src_buf, &h, &w, &out_buf)) return NULL;
+    Py_ssize_t n = h * w;
+    if (h < 1 || w < 1 || w > MAX_SIDE || src_buf.len != n || out_buf.len != n * (Py_ssize_t)sizeof(float)) {
+        PyBuffer_Release(&src_buf); PyBuffer_Release(&out_buf);
+        PyErr_SetString(PyExc_ValueError, "smooth: a uint8 h x w image (w <= 4096) and a float32 h x w out expected");
+        return NULL;
+    }
+    float *values = PyMem_Malloc(2 * n * sizeof(float));
+    if (values) {
+        const unsigned char *src = (const unsigned char *)src_buf.buf;
+        for (Py_ssize_t i = 0; i < n; i++) values[i] = src[i];
+        static const float taps[2] = {0.5f, 0.25f};
+        blur(values, h, w, taps, 1, values + n, (float *)out_buf.buf);
+        PyMem_Free(values);
+    }
+    PyBuffer_Release(&src_buf); PyBuffer_Release(&out_buf);
+    if (!values) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
 
 /* ink_box(ink, h, w, floor) -> (x, y, w, h): the box of the pixels of `ink` (float32 h x w) above `floor` after a 3x3
  * Gaussian, (0, 0, 0, 0) if none (cv2.boundingRect of cv2.GaussianBlur(ink, (3, 3), 0) > floor). */
@@ -1107,6 +1151,7 @@ static PyMethodDef methods[] = {
     {"ink_box", ink_box, METH_VARARGS, "The box of a crop's ink above a floor, after a 3x3 Gaussian."},
     {"model_input", model_input, METH_VARARGS, "The model input from a crop's ink: fitted, stretched, sharpened."},
     {"solve_robust", solve_robust, METH_VARARGS, "The robust least-squares fit of the shadow steps."},
+    {"smooth", smooth, METH_VARARGS, "A gray image as float32, blurred by the 3x3 (1 2 1)/4 Gaussian."},
     {"blobs", blobs, METH_VARARGS, "The ink's blobs above a threshold, closed and labelled, with their statistics."},
     {"gray_half", gray_half, METH_VARARGS, "A BGR frame as gray, halved: cvtColor then a 2x2 mean, as OpenCV rounds."},
     {"blob", blob, METH_VARARGS, "A candidate's ink mean and deviation under its mask, and its upright angle."},

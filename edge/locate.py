@@ -207,7 +207,16 @@ def downscale(frame: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarray, flo
     OpenCV resizes one channel several times faster than three. A 640x480 frame becomes 160x120 means of 4x4 pixels."""
     half = gray_half(frame) if halves(*frame.shape[:2], side) else None
     small = shrink(to_gray(frame) if half is None else half, side)
-    return cv2.sepFilter2D(small, cv2.CV_32F, _GAUSS3, _GAUSS3), small.shape[1] / frame.shape[1], half
+    return _smooth(small), small.shape[1] / frame.shape[1], half
+
+
+def _smooth(small: np.ndarray) -> np.ndarray:
+    """`small` (uint8) as float32, blurred by a 3x3 Gaussian: the kernel's one call (the same pixels), or OpenCV's."""
+    if kernels.compiled is not None and small.flags.c_contiguous:
+        work = np.empty(small.shape, np.float32)
+        kernels.compiled.smooth(small, *small.shape, work)
+        return work
+    return cv2.sepFilter2D(small, cv2.CV_32F, _GAUSS3, _GAUSS3)
 
 
 def _design(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -411,7 +420,7 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     """
     h, w = work.shape
     softness = 2.0 / max(h, w)  # about one working pixel
-    coef, sides = _fit_smooth(_cells(work, COARSE))
+    coef, sides = _fit_smooth(work)
     if sides < SHADOW_SIDES:
         return Lighting(coef, _NO_LINES, _NO_STEPS, softness)
     lines = shadow_lines(work)
@@ -437,14 +446,21 @@ def fit_lighting(work: np.ndarray) -> Lighting:
     return Lighting(coef[:6], lines, coef[6:], softness)
 
 
-def _fit_smooth(cells: np.ndarray) -> tuple[np.ndarray, int]:
-    """The smooth surface fitted robustly to the log of `cells` (float32 means), three passes from the border band,
-    and on how many sides it misses the border (`_sides_missed`): the kernel's one call, or the numpy reference."""
+def _fit_smooth(work: np.ndarray) -> tuple[np.ndarray, int]:
+    """The smooth surface fitted robustly to the log of the working copy's cell means (`_cells`), three passes from
+    the border band, and on how many sides it misses the border (`_sides_missed`): the kernel's one call (the means
+    too, where the cells tile the working copy: cv2.resize's area rule at an integer scale), or the numpy reference."""
     if kernels.compiled is not None:
-        h, w = cells.shape
+        h, w = work.shape
+        tiled = h % COARSE == 0 and w % COARSE == 0 and min(h, w) >= 3 * COARSE
+        cells, cell = (work, COARSE) if tiled else (_cells(work, COARSE), 1)
+        rows, columns = cells.shape[0] // cell, cells.shape[1] // cell
         far = SHADOW_EVIDENCE * MIN_SHADOW_STEP
-        coef, sides = kernels.compiled.fit_smooth(cells, h, w, _band_width(h, w), 3, _RIDGE[0, 0], far)
+        coef, sides = kernels.compiled.fit_smooth(
+            cells, rows, columns, cell, _band_width(rows, columns), 3, _RIDGE[0, 0], far
+        )
         return np.array(coef), sides
+    cells = _cells(work, COARSE)
     grid = _fit_grid(*cells.shape)
     z = cv2.log(cv2.max(cells, 1.0)).ravel()
     coef, residual = _solve_robust(grid.design, z, grid.band, 3, grid.band_fit)

@@ -48,8 +48,11 @@ def reference(monkeypatch):
 def test_kernels_agree_with_the_numpy_reference(frames, reference):
     for frame in frames:
         work, _, _ = locate.downscale(frame)
-        cells = locate._cells(work, locate.COARSE)
-        (coef, sides), (want_coef, want_sides) = locate._fit_smooth(cells), reference(locate._fit_smooth, cells)
+        (coef, sides), (want_coef, want_sides) = locate._fit_smooth(work), reference(locate._fit_smooth, work)
+        cells = locate._cells(work, locate.COARSE)  # (the kernel's cell means: cv2.resize's, bit for bit)
+        h, w = cells.shape
+        args = (h, w, 1, locate._band_width(h, w), 3, 1e-4, 0.06)
+        assert compiled.fit_smooth(cells, *args) == compiled.fit_smooth(work, h, w, locate.COARSE, *args[3:])
         np.testing.assert_allclose(coef, want_coef, atol=1e-5)  # (float32 rounding of the log; the fit in doubles)
         assert sides == want_sides
         got, want = locate.fit_lighting(work), reference(locate.fit_lighting, work)  # with shadow steps, where found
@@ -121,7 +124,7 @@ def test_preprocessing_with_the_kernels_gives_the_references_boxes_and_inputs(fr
 
 
 @needs_kernels
-def test_the_halved_gray_is_opencvs_pixel_for_pixel(reference):
+def test_the_halved_gray_and_the_blur_are_opencvs_pixel_for_pixel(reference):
     rng = np.random.default_rng(5)  # every colour's rounding, the vector path's tails, odd sides, the smallest frame
     sizes = [(480, 640), (481, 641), (2, 2), (3, 35), (240, 33), (100, 64), (7, 97), (2, 16386)]  # (wider: plain C)
     for h, w in sizes:
@@ -129,6 +132,9 @@ def test_the_halved_gray_is_opencvs_pixel_for_pixel(reference):
         assert np.array_equal(locate.gray_half(frame), reference(locate.gray_half, frame)), (h, w)
         want = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[: h // 2 * 2, : w // 2 * 2], (w // 2, h // 2))
         assert np.array_equal(locate.gray_half(frame), want), (h, w)
+    for h, w in [(120, 160), (1, 1), (1, 5), (5, 1), (2, 3), (97, 33)]:  # and the working copy's blur
+        small = rng.integers(0, 256, (h, w), np.uint8)
+        assert np.array_equal(locate._smooth(small), reference(locate._smooth, small)), (h, w)
     frame = rng.integers(0, 256, (60, 90, 4), np.uint8)  # BGRA and views not contiguous: OpenCV's calls, the same
     for image in (frame, frame[:, :, :3], frame[::2, 10:]):
         want = locate.halve(locate.to_gray(image))
@@ -168,9 +174,11 @@ def test_kernels_refuse_buffers_that_do_not_fit():
     cells, work = np.ones((15, 20), np.float32), np.ones((120, 160), np.float32)
     out = np.empty((120, 160), np.float32)
     with pytest.raises(ValueError):
-        compiled.fit_smooth(cells, 15, 21, 1, 3, 1e-4, 0.06)  # more cells than the buffer holds
+        compiled.fit_smooth(cells, 15, 21, 1, 1, 3, 1e-4, 0.06)  # more cells than the buffer holds
     with pytest.raises(ValueError):
-        compiled.fit_smooth(np.ones((2, 2), np.float32), 2, 2, 1, 3, 1e-4, 0.06)
+        compiled.fit_smooth(np.ones((2, 2), np.float32), 2, 2, 1, 1, 3, 1e-4, 0.06)
+    with pytest.raises(ValueError):
+        compiled.fit_smooth(work, 15, 20, 9, 1, 3, 1e-4, 0.06)  # cells larger than the working copy
     with pytest.raises(ValueError):
         compiled.background_ink(work, 120, 160, (0.0,) * 6, 3, 0, np.empty((120, 159), np.float32), out)
     with pytest.raises(ValueError, match="contiguous"):
@@ -208,6 +216,8 @@ def test_kernels_refuse_buffers_that_do_not_fit():
         compiled.blob(np.ones((800, 800), np.uint8), 800, 800, work, 120, 160, 0, 0, *rule)
     with pytest.raises(ValueError):
         compiled.blobs(work, 120, 160, 0.5, np.empty(120 * 159, np.int32))  # labels smaller than the map
+    with pytest.raises(ValueError):
+        compiled.smooth(np.ones((12, 16), np.uint8), 12, 16, np.empty((12, 15), np.float32))
     bgr = np.ones((48, 64, 3), np.uint8)
     with pytest.raises(ValueError):
         compiled.gray_half(bgr, 48, 65, np.empty((24, 32), np.uint8))  # a frame larger than its buffer
