@@ -113,7 +113,7 @@ class Scene:
         as sharp as a pixel: the lighting model at these pixels. At least 1, like `background`."""
         x0, y0, x1, y1 = box
         fh, fw = self.shape
-        if self.lighting.steps.any():
+        if self.lighting.shadowed:
             box_uv = (x0 / fw * 2 - 1, y0 / fh * 2 - 1, x1 / fw * 2 - 1, y1 / fh * 2 - 1)
             return cv2.max(self.lighting.over(h, w, box_uv), 1.0)
         wx0, wy0, wx1, wy1 = self._working_box(box)
@@ -123,7 +123,7 @@ class Scene:
         """The ink (`ink`) of `region`, the gray frame's box (x0, y0, x1, y1) shrunk, against the background under it
         (`background_over`): the kernel's one call where no shadow step is modelled, or the numpy reference."""
         h, w = region.shape
-        if kernels.compiled is None or self.lighting.steps.any():
+        if kernels.compiled is None or self.lighting.shadowed:
             return ink(region, self.background_over(box, h, w), self.dark_object)
         out = np.empty((h, w), np.float32)
         region = np.ascontiguousarray(region)  # (a crop too small to shrink is a view of the frame)
@@ -314,12 +314,17 @@ class Lighting:
     steps: np.ndarray  # (k,)
     softness: float  # width of a step, in normalised units
 
+    @functools.cached_property
+    def shadowed(self) -> bool:
+        """Whether a shadow step is modelled (a step not 0)."""
+        return bool(self.steps.any())
+
     def over(self, h: int, w: int, box: tuple[float, float, float, float] = (-1.0, -1.0, 1.0, 1.0)) -> np.ndarray:
         """The background (float32) over an h x w image of the normalised region `box` (u0, v0, u1, v1; default the
         whole frame), at every pixel: the quadratic is two small products, so this costs one exp of the image."""
         u_powers, v_powers = _cell_powers(w, box[0], box[2]), _cell_powers(h, box[1], box[3])
         log_background = self._log_quadratic(u_powers, v_powers)
-        if self.steps.any():
+        if self.shadowed:
             log_background += self._log_steps(u_powers[None, :, 1], v_powers[:, 1, None])
         return cv2.exp(log_background)
 
@@ -709,7 +714,7 @@ def analyse(frame: np.ndarray, invert: str = "auto") -> Scene:
     threshold = max(MIN_INK, NOISE_FLOOR * noise)
     # the largest object, but one bold enough to be a garment before a faint one (a vignette's corner left as ink)
     candidates = find_candidates(ink_map, threshold)
-    faint = (SHADOW_FAINT_FACTOR if lighting.steps.any() else FAINT_FACTOR) * threshold
+    faint = (SHADOW_FAINT_FACTOR if lighting.shadowed else FAINT_FACTOR) * threshold
     scene.candidates = sorted(candidates, key=lambda c: c.contrast >= faint, reverse=True)
     scene.reason = _nothing_reason(scene, faint, (h, w))
     return scene
@@ -719,7 +724,7 @@ def _background_ink(work: np.ndarray, lighting: Lighting, invert: str) -> tuple[
     """The background under `work` (the lighting model, at least 1), the ink map, the background's noise and whether
     the object is dark (`invert` on: dark, off: light, auto: whichever departs more): the kernel's one call where no
     shadow step is modelled, or the numpy reference."""
-    if kernels.compiled is not None and not lighting.steps.any():
+    if kernels.compiled is not None and not lighting.shadowed:
         h, w = work.shape
         background, ink_map = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
         polarity = {"on": 1, "off": -1}.get(invert, 0)
