@@ -6,13 +6,14 @@
    `/usr/bin/time -f %M` where installed. Not the parent's `ru_maxrss`: exec keeps the high-water mark of the
    memory it replaced;
 3. end-to-end throughput for 640x480 frames from a video file, decode -> preprocess -> infer, interpreter and
-   OpenCV at 1 thread, with the time split per stage;
+   OpenCV at 1 thread, with the time split per stage (wall time, mean per frame): best and median of --loop-passes
+   passes over the video (target for preprocessing <= 1.0 ms);
 4. preprocessing's cost alone: CPU time per frame over --passes passes of the video's first 100 decoded frames,
    best and median pass (target <= 1.0 ms). A shared machine's wall clock moves 1.1-2.0 ms for the same code; the
    best pass is what a frame costs a core nobody else uses.
 
     python -m fashion_edge.benchmarks.edge_footprint [--model PATH] [--runs 5] [--frames 300] [--passes 7]
-        [--json OUT]
+        [--loop-passes 5] [--json OUT]
 """
 
 from __future__ import annotations
@@ -105,16 +106,36 @@ def peak_rss_mb(args: list[str]) -> dict[str, float | None]:
     return result
 
 
-def video_throughput(model_path: Path, video: Path) -> dict[str, Any]:
-    """Decode -> preprocess -> infer every frame of `video` at 1 thread; frames per second and ms per stage."""
+def video_throughput(model_path: Path, video: Path, passes: int) -> dict[str, Any]:
+    """Decode -> preprocess -> infer every frame of `video` at 1 thread, `passes` times over (one interpreter): frames
+    per second and ms per stage of each pass. The best pass (fastest end to end: the one a shared machine disturbed
+    least) gives the headline figures, the median pass beside them; the first frame's cost is the first pass's."""
     import cv2
 
     from ..edge.classifier import Classifier
-    from ..edge.preprocess import preprocess
-    from ..edge.sources import VideoFile
 
     cv2.setNumThreads(1)
     classifier = Classifier(model_path, num_threads=1)
+    runs = [_loop_pass(classifier, video) for _ in range(passes)]
+    best = max(runs, key=lambda run: run["fps"])
+    shape = frame_shape(video)
+    return {
+        **best,
+        "frame_size": f"{shape[1]}x{shape[0]}",
+        "preprocess_first_ms": runs[0]["preprocess_first_ms"],
+        "median_pass": {k: statistics.median(run[k] for run in runs) for k in ("fps", *STAGES_MS)},
+        "passes": runs,
+    }
+
+
+STAGES_MS = ("decode_ms", "preprocess_ms", "infer_ms")
+
+
+def _loop_pass(classifier: Any, video: Path) -> dict[str, Any]:
+    """One pass of the loop over `video`, as edge-classify runs it: the stages' wall time per frame."""
+    from ..edge.preprocess import preprocess
+    from ..edge.sources import VideoFile
+
     source = VideoFile(str(video))
     frames = iter(source.frames())
     decode, prep, infer = [], [], []
@@ -135,10 +156,8 @@ def video_throughput(model_path: Path, video: Path) -> dict[str, Any]:
         infer.append(t3 - t2)
     total = time.perf_counter() - start
     source.close()
-    shape = frame_shape(video)
     return {
         "frames": len(infer),
-        "frame_size": f"{shape[1]}x{shape[0]}",
         "fps": len(infer) / total,
         "decode_ms": 1000 * statistics.mean(decode),
         "preprocess_ms": 1000 * statistics.mean(prep),
@@ -223,9 +242,23 @@ def make_inputs(folder: Path, frames: int, seed: int = 0) -> tuple[Path, Path]:
     show_default=True,
     help=f"Preprocessing-cost passes over the video's first {COST_FRAMES} frames (CPU time; best and median).",
 )
+@click.option(
+    "--loop-passes",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Passes of the decode -> preprocess -> infer loop over the video (the best and the median are reported).",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write results here.")
 def main(
-    model_path: Path | None, model_size: str, variant: str, runs: int, frames: int, passes: int, json_out: Path | None
+    model_path: Path | None,
+    model_size: str,
+    variant: str,
+    runs: int,
+    frames: int,
+    passes: int,
+    loop_passes: int,
+    json_out: Path | None,
 ) -> None:
     """Start-up time, peak RSS, 640x480 video throughput of edge-classify, and the CPU cost of preprocessing."""
     from ..artifacts import atomic_write_json
@@ -239,7 +272,7 @@ def main(
         args = ["--model", str(model_path), str(image)]
         start_s, cpu_s = start_to_first_prediction_s(args, runs)
         rss = peak_rss_mb(args)
-        throughput = video_throughput(model_path, video)
+        throughput = video_throughput(model_path, video, loop_passes)
         cost = preprocessing_cost(video, passes)
     result = {
         "model": str(model_path),
@@ -265,12 +298,14 @@ def main(
         f"peak RSS: {peak:.1f} MB (VmHWM{gnu}; target <= {TARGET_RSS_MB:.0f} MB: "
         f"{'ok' if peak <= TARGET_RSS_MB else 'MISSED'})"
     )
-    t = throughput
+    t, m = throughput, throughput["median_pass"]
     click.echo(
-        f"video {t['frame_size']}, {t['frames']} frames, 1 thread: {t['fps']:.1f} FPS end to end "
-        f"(decode {t['decode_ms']:.2f} ms + preprocess {t['preprocess_ms']:.2f} ms + "
-        f"infer {t['infer_ms']:.2f} ms per frame; preprocess median {t['preprocess_median_ms']:.2f} ms, "
-        f"first frame {t['preprocess_first_ms']:.2f} ms)"
+        f"video {t['frame_size']}, {t['frames']} frames, 1 thread, best of {loop_passes} passes: "
+        f"{t['fps']:.1f} FPS end to end (decode {t['decode_ms']:.2f} ms + preprocess {t['preprocess_ms']:.2f} ms + "
+        f"infer {t['infer_ms']:.2f} ms per frame; preprocess median {t['preprocess_median_ms']:.2f} ms; target <= "
+        f"{TARGET_PREPROCESS_MS} ms: {'ok' if t['preprocess_ms'] <= TARGET_PREPROCESS_MS else 'MISSED'}); "
+        f"median pass {m['fps']:.1f} FPS (decode {m['decode_ms']:.2f} + preprocess {m['preprocess_ms']:.2f} + infer "
+        f"{m['infer_ms']:.2f} ms); first frame preprocessed in {t['preprocess_first_ms']:.2f} ms"
     )
     click.echo(
         f"preprocessing cost, CPU time per frame over {cost['frames']} frames, {passes} passes: best pass "
