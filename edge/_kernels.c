@@ -1,11 +1,11 @@
-/* Compiled per-frame kernels for edge/locate.py and edge/preprocess.py: the frame's gray, halved; the smooth lighting
- * fit; the background, ink, noise and polarity of the working copy; the shadow steps' robust fit; a candidate's ink
- * statistics and upright angle; the garment crop's ink, its box and the finished model input. Each is one Python
- * function made one call (`gray_half`, `_fit_smooth`, `_background_ink`, `_fit_steps`, `_measure`, `Scene.ink_of`,
- * `_ink_box`, `_model_input`), whose numpy and OpenCV code stays as its reference: a frame's ~85 small numpy and
- * OpenCV calls there cost more than their arithmetic. The same steps and constants (passed in from Python), with
- * OpenCV's own rounding rules where an output depends on them; tests/test_edge_kernels.py holds each kernel to its
- * reference.
+/* Compiled per-frame kernels for edge/locate.py and edge/preprocess.py: the frame's gray, halved; the working copy's
+ * blur; the smooth lighting fit and its cell means; the background, ink, noise and polarity of the working copy; the
+ * shadow steps' robust fit; the ink's blobs, closed and labelled; a candidate's ink statistics and upright angle; the
+ * garment crop's ink, its box and the finished model input. Each is one Python function made one call (`gray_half`,
+ * `_smooth`, `_fit_smooth`, `_background_ink`, `_fit_steps`, `_blobs`, `_measure`, `Scene.ink_of`, `_ink_box`,
+ * `_model_input`), whose numpy and OpenCV code stays as its reference: a frame's ~85 small numpy and OpenCV calls
+ * there cost more than their arithmetic. The same steps and constants (passed in from Python), with OpenCV's own
+ * rounding rules where an output depends on them; tests/test_edge_kernels.py holds each kernel to its reference.
  *
  * Optional: where no C compiler is, the package installs without it and the references run (edge/kernels.py). */
 #define PY_SSIZE_T_CLEAN

@@ -15,10 +15,11 @@ Steps, all at WORK_SIDE px (a 640x480 frame is box-averaged 4x: fast, and the no
    largest first, at most MAX_CANDIDATES; each carries the angle that would stand it upright.
 
 Steps 1-4 make ~60 small numpy and OpenCV calls a frame, which cost more than their arithmetic: where a C compiler was
-at install, edge/_kernels.c (`kernels.compiled`) does the smooth lighting fit, the shadow steps' fit, the background,
-ink, noise and polarity, a candidate's statistics and upright angle, and a crop's ink in one call each (`_fit_smooth`,
-`_fit_steps`, `_background_ink`, `_measure`, `Scene.ink_of`: the numpy code here is their reference, held to them by
-tests/test_edge_kernels.py).
+at install, edge/_kernels.c (`kernels.compiled`) does the frame's gray halved, the working copy's blur, the smooth
+lighting fit with its cell means, the shadow steps' fit, the background, ink, noise and polarity, the blobs' labelling,
+a candidate's statistics and upright angle, and a crop's ink in one call each (`gray_half`, `_smooth`, `_fit_smooth`,
+`_fit_steps`, `_background_ink`, `_blobs`, `_measure`, `Scene.ink_of`: the numpy and OpenCV code here is their
+reference, held to them by tests/test_edge_kernels.py).
 
 No object above the noise floor, or one too small, too faint or too thin (a line: what is left of a shadow edge) to
 be a garment, is the preprocessing's evidence of "nothing in view" (`Scene.reason`).
