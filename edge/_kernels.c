@@ -1,11 +1,13 @@
 /* Compiled per-frame kernels for edge/locate.py and edge/preprocess.py: the frame's gray, halved; the working copy's
  * blur; the smooth lighting fit and its cell means; the background, ink, noise and polarity of the working copy; the
- * shadow steps' robust fit; the ink's blobs, closed and labelled; a candidate's ink statistics and upright angle; the
- * garment crop's ink, its box and the finished model input. Each is one Python function made one call (`gray_half`,
- * `_smooth`, `_fit_smooth`, `_background_ink`, `_fit_steps`, `_blobs`, `_measure`, `Scene.ink_of`, `_ink_box`,
- * `_model_input`), whose numpy and OpenCV code stays as its reference: a frame's ~85 small numpy and OpenCV calls
- * there cost more than their arithmetic. The same steps and constants (passed in from Python), with OpenCV's own
- * rounding rules where an output depends on them; tests/test_edge_kernels.py holds each kernel to its reference.
+ * shadow steps' robust fit; the candidate objects (the ink's blobs closed and labelled, grown by their neighbours, each
+ * object's ink statistics and upright angle); the garment crop's ink, its box and the finished model input. Each is
+ * one Python function made one call (`gray_half`, `_smooth`, `_fit_smooth`, `_background_ink`, `_fit_steps`,
+ * `find_candidates`, `Scene.ink_of`, `_ink_box`, `_model_input`; `blobs` and `blob` are `find_candidates`' labelling
+ * and measure on their own, for `_blobs` and `_measure`), whose numpy and OpenCV code stays as its reference: a
+ * frame's ~85 small numpy and OpenCV calls there cost more than their arithmetic. The same steps and constants (passed
+ * in from Python), with OpenCV's own rounding rules where an output depends on them; tests/test_edge_kernels.py holds
+ * each kernel to its reference.
  *
  * Optional: where no C compiler is, the package installs without it and the references run (edge/kernels.py). */
 #define PY_SSIZE_T_CLEAN
@@ -469,6 +471,21 @@ static double upright_angle(const unsigned char *mask, Py_ssize_t h, Py_ssize_t 
     return box_angle(mask, h, w, rule->max_degrees, rule->upright_gain < gain ? rule->upright_gain : gain);
 }
 
+/* A blob's (uint8 h x w `mask`, over `ink`: its first pixel, rows `stride` apart) ink mean and standard deviation (as
+ * cv2.meanStdDev) and the angle that stands it upright: out[0..2]. */
+static void measure(const unsigned char *mask, Py_ssize_t h, Py_ssize_t w, const float *ink, Py_ssize_t stride,
+                    const Upright *rule, double out[3]) {
+    double n = 0, sum = 0, squares = 0;
+    for (Py_ssize_t y = 0; y < h; y++)
+        for (Py_ssize_t x = 0; x < w; x++)
+            if (mask[y * w + x]) {
+                double v = ink[y * stride + x];
+                n += 1, sum += v, squares += v * v;
+            }
+    double mean = n ? sum / n : 0.0, variance = n ? squares / n - mean * mean : 0.0;
+    out[0] = mean, out[1] = sqrt(variance > 0 ? variance : 0.0), out[2] = upright_angle(mask, h, w, rule);
+}
+
 /* blob(mask, h, w, ink, ih, iw, x0, y0, max_degrees, symmetry_iou, upright_iou, upright_gain) -> (mean, sd, angle):
  * a candidate's ink statistics under its mask (uint8 h x w, 0 or 1, at (x0, y0) of the float32 ih x iw ink map; as
  * cv2.meanStdDev) and the angle that stands it upright (locate._upright_angle): locate._measure. */
@@ -486,19 +503,10 @@ static PyObject *blob(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "blob: a uint8 h x w mask (h, w <= 720) within a float32 ink map expected");
         return NULL;
     }
-    const unsigned char *mask = (const unsigned char *)mask_buf.buf;
-    const float *ink = (const float *)ink_buf.buf;
-    double n = 0, sum = 0, squares = 0;
-    for (Py_ssize_t y = 0; y < h; y++)
-        for (Py_ssize_t x = 0; x < w; x++)
-            if (mask[y * w + x]) {
-                double v = ink[(y0 + y) * iw + x0 + x];
-                n += 1, sum += v, squares += v * v;
-            }
-    double mean = n ? sum / n : 0.0, variance = n ? squares / n - mean * mean : 0.0;
-    double angle = upright_angle(mask, h, w, &rule);
+    double measured[3];
+    measure(mask_buf.buf, h, w, (const float *)ink_buf.buf + y0 * iw + x0, iw, &rule, measured);
     PyBuffer_Release(&mask_buf); PyBuffer_Release(&ink_buf);
-    return Py_BuildValue("ddd", mean, sqrt(variance > 0 ? variance : 0.0), angle);
+    return Py_BuildValue("ddd", measured[0], measured[1], measured[2]);
 }
 
 /* cv2.resize's INTER_LINEAR table for one axis, dn destination points from sn source points: each point's first
@@ -920,25 +928,18 @@ PIXEL_LOOP static void above_row(const float *restrict row, float level, Py_ssiz
     for (Py_ssize_t x = 0; x < n; x++) out[x] = row[x] > level;
 }
 
-/* blobs(ink, h, w, threshold, labels_out) -> None where no ink exceeds `threshold`, else (x, y, width, height, stats):
- * the window of the float32 h x w ink map that locate.find_candidates labels (the ink's bounding box 2 pixels wider,
- * from even coordinates), its pixels above the threshold closed by a 3x3 square, labelled 8-connected into labels_out
- * (int32, the window's pixels row by row from its start) and stats [(x, y, w, h, area)] of labels 1, 2, ... numbered as
- * cv2.connectedComponentsWithStatsWithAlgorithm's CCL_GRANA numbers them: by each blob's first 2x2 block. */
-static PyObject *blobs(PyObject *self, PyObject *args) {
-    Py_buffer ink_buf, labels_buf;
-    Py_ssize_t h, w;
-    double threshold;
-    if (!PyArg_ParseTuple(args, "y*nndw*", &ink_buf, &h, &w, &threshold, &labels_buf)) return NULL;
-    if (h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE || ink_buf.len != h * w * (Py_ssize_t)sizeof(float) ||
-        labels_buf.len != h * w * (Py_ssize_t)sizeof(int32_t)) {
-        PyBuffer_Release(&ink_buf); PyBuffer_Release(&labels_buf);
-        PyErr_SetString(PyExc_ValueError, "blobs: a float32 h x w ink map and an int32 h x w labels buffer expected");
-        return NULL;
-    }
-    const float *ink = (const float *)ink_buf.buf;
-    int32_t *labels = (int32_t *)labels_buf.buf;
-    float level = (float)threshold;
+/* The ink's blobs, labelled: the window of the float32 h x w ink map that locate.find_candidates labels (the ink's
+ * bounding box 2 pixels wider, from even coordinates: ox, oy, ww, wh), its pixels above `level` closed by a 3x3
+ * square and labelled 8-connected into `labels` (int32, the window's pixels row by row; h * w of room), numbered as
+ * cv2.connectedComponentsWithStatsWithAlgorithm's CCL_GRANA numbers them: by each blob's first 2x2 block. Returns the
+ * number of blobs (0: no ink above the level) with *stats (PyMem_Malloc'd, the caller frees) their boxes (corners
+ * inclusive) and areas, label 1 first; -1 with an exception set if memory ran out. */
+typedef struct {
+    Py_ssize_t ox, oy, ww, wh;
+} Window;
+
+static int32_t label_ink(const float *ink, Py_ssize_t h, Py_ssize_t w, float level, int32_t *labels, Window *win,
+                         Component **stats) {
     Py_ssize_t bx0 = w, by0 = h, bx1 = -1, by1 = -1;  /* the ink's bounding box (as cv2.boundingRect) */
     for (Py_ssize_t y = 0; y < h; y++) {
         const float *row = ink + y * w;
@@ -951,20 +952,15 @@ static PyObject *blobs(PyObject *self, PyObject *args) {
         bx0 = first < bx0 ? first : bx0, bx1 = last > bx1 ? last : bx1;
         by0 = y < by0 ? y : by0, by1 = y;
     }
-    if (bx1 < 0) {
-        PyBuffer_Release(&ink_buf); PyBuffer_Release(&labels_buf);
-        Py_RETURN_NONE;
-    }
+    *stats = NULL;
+    if (bx1 < 0) return 0;
     Py_ssize_t ox = (bx0 - 2 > 0 ? bx0 - 2 : 0) & ~(Py_ssize_t)1, oy = (by0 - 2 > 0 ? by0 - 2 : 0) & ~(Py_ssize_t)1;
     Py_ssize_t ww = (bx1 + 3 < w ? bx1 + 3 : w) - ox, wh = (by1 + 3 < h ? by1 + 3 : h) - oy, n = ww * wh;
+    *win = (Window){ox, oy, ww, wh};
     unsigned char *above = PyMem_Malloc(3 * n);
-    int32_t *parent = PyMem_Malloc((n + 1) * sizeof(int32_t));
+    int32_t *parent = PyMem_Malloc((n + 1) * sizeof(int32_t)), count = -1;
     Component *found = NULL, *order = NULL;
-    PyObject *result = NULL;
-    if (!above || !parent) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (!above || !parent) goto done;
     unsigned char *closed = above + n, *tmp = above + 2 * n;
     for (Py_ssize_t y = 0; y < wh; y++) above_row(ink + (oy + y) * w + ox, level, ww, above + y * ww);
     morph3(above, tmp, closed, wh, ww, 1);  /* (dilated into `closed`, eroded back into `above`) */
@@ -991,14 +987,11 @@ static PyObject *blobs(PyObject *self, PyObject *args) {
             }
         }
     for (int32_t i = 1; i < next; i++) parent[i] = parent[parent[i]];  /* (parent[i] <= i: one pass flattens) */
-    int32_t count = 0, half_w = (int32_t)((ww + 1) / 2);
+    int32_t roots = 0, half_w = (int32_t)((ww + 1) / 2);
     found = PyMem_Malloc(next * sizeof(Component));
-    if (!found) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (!found) goto done;
     for (int32_t i = 1; i < next; i++)
-        if (parent[i] == i) found[i] = (Component){INT32_MAX, INT32_MAX, INT32_MAX, -1, -1, 0}, count++;
+        if (parent[i] == i) found[i] = (Component){INT32_MAX, INT32_MAX, INT32_MAX, -1, -1, 0}, roots++;
     for (Py_ssize_t y = 0; y < wh; y++)  /* each run of a label along a row counted at once */
         for (Py_ssize_t x = 0; x < ww;) {
             int32_t *at = labels + y * ww, label = at[x];
@@ -1015,30 +1008,194 @@ static PyObject *blobs(PyObject *self, PyObject *args) {
             c->y0 = y < c->y0 ? y : c->y0, c->y1 = y;
             c->area += x - start;
         }
-    order = PyMem_Malloc(count * sizeof(Component));
-    int32_t *final = parent;  /* (the forest is flat now: each root's final label is kept in its place) */
-    if (!order) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    order = PyMem_Malloc(roots * sizeof(Component));
+    if (!order) goto done;
     int32_t k = 0;
     for (int32_t i = 1; i < next; i++)
         if (parent[i] == i) order[k] = found[i], order[k++].area = i;  /* (area's place holds the root for the sort) */
-    qsort(order, count, sizeof(Component), by_first_block);
-    for (k = 0; k < count; k++) final[order[k].area] = -(k + 1);  /* (negative: not a root's own index any more) */
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (labels[i]) labels[i] = -final[labels[i]];
-    PyObject *stats = PyList_New(count);
-    for (k = 0; stats && k < count; k++) {
-        const Component *c = found + order[k].area;
-        PyObject *row = Py_BuildValue("(iiiii)", c->x0, c->y0, c->x1 - c->x0 + 1, c->y1 - c->y0 + 1, c->area);
-        if (!row) Py_CLEAR(stats);
-        else PyList_SET_ITEM(stats, k, row);
+    qsort(order, roots, sizeof(Component), by_first_block);
+    for (k = 0; k < roots; k++) {
+        int32_t root = order[k].area;
+        order[k] = found[root];
+        parent[root] = -(k + 1);  /* (the forest is flat: each root's place now holds its final label, negated) */
     }
-    if (stats) result = Py_BuildValue("nnnnN", ox, oy, ww, wh, stats);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (labels[i]) labels[i] = -parent[labels[i]];
+    *stats = order, order = NULL, count = roots;
 done:
+    if (count < 0) PyErr_NoMemory();
     PyMem_Free(above); PyMem_Free(parent); PyMem_Free(found); PyMem_Free(order);
+    return count;
+}
+
+/* blobs(ink, h, w, threshold, labels_out) -> None where no ink exceeds `threshold`, else (x, y, width, height, stats):
+ * the labelled window (label_ink; labels_out int32 h x w) and stats [(x, y, w, h, area)] of labels 1, 2, ...: the
+ * labelling of `candidates`, for tests/test_edge_kernels.py to hold to OpenCV's (locate._blobs). */
+static PyObject *blobs(PyObject *self, PyObject *args) {
+    Py_buffer ink_buf, labels_buf;
+    Py_ssize_t h, w;
+    double threshold;
+    if (!PyArg_ParseTuple(args, "y*nndw*", &ink_buf, &h, &w, &threshold, &labels_buf)) return NULL;
+    if (h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE || ink_buf.len != h * w * (Py_ssize_t)sizeof(float) ||
+        labels_buf.len != h * w * (Py_ssize_t)sizeof(int32_t)) {
+        PyBuffer_Release(&ink_buf); PyBuffer_Release(&labels_buf);
+        PyErr_SetString(PyExc_ValueError, "blobs: a float32 h x w ink map and an int32 h x w labels buffer expected");
+        return NULL;
+    }
+    Window win;
+    Component *stats;
+    int32_t count = label_ink(ink_buf.buf, h, w, (float)threshold, labels_buf.buf, &win, &stats);
     PyBuffer_Release(&ink_buf); PyBuffer_Release(&labels_buf);
+    if (count <= 0) {
+        if (count < 0) return NULL;
+        Py_RETURN_NONE;
+    }
+    PyObject *rows = PyList_New(count), *result = NULL;
+    for (int32_t k = 0; rows && k < count; k++) {
+        const Component *c = stats + k;
+        PyObject *row = Py_BuildValue("(iiiii)", c->x0, c->y0, c->x1 - c->x0 + 1, c->y1 - c->y0 + 1, c->area);
+        if (!row) Py_CLEAR(rows);
+        else PyList_SET_ITEM(rows, k, row);
+    }
+    PyMem_Free(stats);
+    if (rows) result = Py_BuildValue("nnnnN", win.ox, win.oy, win.ww, win.wh, rows);
+    return result;
+}
+
+typedef struct {
+    int32_t area, label, x0, y0, x1, y1;  /* a blob in the window: its box's corners, x1 and y1 past it */
+} Blob;
+
+/* Whether `a` comes before `b` in Python's sorted(..., reverse=True) of (area, label, ...) tuples (labels differ). */
+static int larger(const Blob *a, const Blob *b) { return a->area != b->area ? a->area > b->area : a->label > b->label; }
+
+/* Whether a pixel of a member (is_member[label]) lies within g pixels (Chebyshev) of a pixel of `blob` in the
+ * ww x wh `labels` (locate._near_members: its dilation by a (2g+1)-square, within the blob's box g wider). */
+static int near_members(const int32_t *labels, Py_ssize_t ww, Py_ssize_t wh, const Blob *blob,
+                        const unsigned char *is_member, Py_ssize_t g) {
+    Py_ssize_t x0 = blob->x0 - g > 0 ? blob->x0 - g : 0, y0 = blob->y0 - g > 0 ? blob->y0 - g : 0;
+    Py_ssize_t x1 = blob->x1 + g < ww ? blob->x1 + g : ww, y1 = blob->y1 + g < wh ? blob->y1 + g : wh;
+    for (Py_ssize_t y = y0; y < y1; y++)
+        for (Py_ssize_t x = x0; x < x1; x++) {
+            if (!is_member[labels[y * ww + x]]) continue;
+            for (Py_ssize_t yy = y - g > y0 ? y - g : y0; yy <= y + g && yy < y1; yy++)
+                for (Py_ssize_t xx = x - g > x0 ? x - g : x0; xx <= x + g && xx < x1; xx++)
+                    if (labels[yy * ww + xx] == blob->label) return 1;
+        }
+    return 0;
+}
+
+/* candidates(ink, h, w, threshold, max_candidates, gap, max_degrees, symmetry_iou, upright_iou, upright_gain)
+ *   -> [(x, y, w, h, mean, sd, area, angle)]: locate.find_candidates in one call, its reference's steps and order —
+ * the blobs above the threshold (label_ink), each seed (the largest free blob of at least 2% of the largest's area
+ * and 4 pixels; a second at least a tenth of the first's) grown by every free blob within `gap` of a member's pixels
+ * until none is left, each object's ink mean and deviation and upright angle (measure) — the largest box first. */
+static PyObject *candidates(PyObject *self, PyObject *args) {
+    Py_buffer ink_buf;
+    Py_ssize_t h, w, most;
+    double threshold, gap;
+    Upright rule;
+    if (!PyArg_ParseTuple(args, "y*nndnddddd", &ink_buf, &h, &w, &threshold, &most, &gap, &rule.max_degrees,
+                          &rule.symmetry_iou, &rule.upright_iou, &rule.upright_gain))
+        return NULL;
+    if (h < 1 || w < 1 || h > 512 || w > 512 || ink_buf.len != h * w * (Py_ssize_t)sizeof(float) || most < 1 ||
+        most > 16 || !(gap >= 0 && gap < 64) || !(rule.max_degrees >= 0 && rule.max_degrees <= 90)) {
+        PyBuffer_Release(&ink_buf);
+        PyErr_SetString(PyExc_ValueError, "candidates: a float32 h x w ink map (h, w <= 512) expected");
+        return NULL;
+    }
+    const float *ink = (const float *)ink_buf.buf;
+    int32_t *labels = PyMem_Malloc(h * w * sizeof(int32_t));
+    Component *stats = NULL;
+    Blob *free_ = NULL, *members = NULL, *near = NULL;
+    unsigned char *is_member = NULL, *mask = NULL;
+    PyObject *result = NULL;
+    Window win;
+    int32_t count = labels ? label_ink(ink, h, w, (float)threshold, labels, &win, &stats) : (PyErr_NoMemory(), -1);
+    if (count <= 0) {
+        if (count == 0) result = PyList_New(0);
+        goto done;
+    }
+    double found[16][8];  /* x, y, w, h, mean, sd, area, angle */
+    Py_ssize_t made = 0, nfree = 0;
+    free_ = PyMem_Malloc(3 * count * sizeof(Blob));  /* (the free blobs, an object's members, the near ones) */
+    is_member = PyMem_Calloc(count + 1, 1);
+    mask = PyMem_Malloc(win.ww * win.wh);
+    if (!free_ || !is_member || !mask) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    members = free_ + count, near = free_ + 2 * count;
+    int32_t largest = 0;
+    for (int32_t k = 0; k < count; k++) largest = stats[k].area > largest ? stats[k].area : largest;
+    double least = 0.02 * largest > 4 ? 0.02 * largest : 4;  /* specks never seed nor join an object */
+    for (int32_t k = 0; k < count; k++) {
+        const Component *c = stats + k;
+        if (c->area < least) continue;
+        Blob blob = {c->area, k + 1, c->x0, c->y0, c->x1 + 1, c->y1 + 1};
+        Py_ssize_t at = nfree++;  /* (insertion sort: largest first, as the reference's sorted tuples) */
+        for (; at > 0 && larger(&blob, free_ + at - 1); at--) free_[at] = free_[at - 1];
+        free_[at] = blob;
+    }
+    int32_t first_area = nfree ? free_[0].area : 0;
+    Py_ssize_t g = (Py_ssize_t)ceil(gap);
+    while (nfree && made < most) {
+        if (made && free_[0].area < 0.1 * first_area) break;  /* specks and bits: not a second object */
+        Py_ssize_t nmembers = 1;
+        members[0] = free_[0];
+        memmove(free_, free_ + 1, --nfree * sizeof(Blob));
+        int32_t box[4] = {members[0].x0, members[0].y0, members[0].x1, members[0].y1};
+        for (int grown = 1; grown;) {  /* every free blob within `gap` of a member's pixels, until none is left */
+            for (Py_ssize_t m = 0; m < nmembers; m++) is_member[members[m].label] = 1;
+            Py_ssize_t nnear = 0, kept = 0;
+            for (Py_ssize_t f = 0; f < nfree; f++) {
+                const Blob *b = free_ + f;
+                if (b->x0 - gap <= box[2] && b->x1 + gap >= box[0] && b->y0 - gap <= box[3] && b->y1 + gap >= box[1] &&
+                    near_members(labels, win.ww, win.wh, b, is_member, g))
+                    near[nnear++] = *b;
+                else
+                    free_[kept++] = *b;
+            }
+            for (Py_ssize_t m = 0; m < nmembers; m++) is_member[members[m].label] = 0;
+            nfree = kept;
+            for (Py_ssize_t q = 0; q < nnear; q++) {
+                const Blob *b = near + q;
+                box[0] = b->x0 < box[0] ? b->x0 : box[0], box[1] = b->y0 < box[1] ? b->y0 : box[1];
+                box[2] = b->x1 > box[2] ? b->x1 : box[2], box[3] = b->y1 > box[3] ? b->y1 : box[3];
+                members[nmembers++] = *b;
+            }
+            grown = nnear > 0;
+        }
+        int32_t area = 0;
+        for (Py_ssize_t m = 0; m < nmembers; m++) area += members[m].area, is_member[members[m].label] = 1;
+        Py_ssize_t bw = box[2] - box[0], bh = box[3] - box[1];
+        for (Py_ssize_t y = 0; y < bh; y++)
+            for (Py_ssize_t x = 0; x < bw; x++) mask[y * bw + x] = is_member[labels[(box[1] + y) * win.ww + box[0] + x]];
+        for (Py_ssize_t m = 0; m < nmembers; m++) is_member[members[m].label] = 0;
+        double measured[3];
+        Py_ssize_t x0 = win.ox + box[0], y0 = win.oy + box[1];
+        measure(mask, bh, bw, ink + y0 * w + x0, w, &rule, measured);
+        double *c = found[made++];
+        c[0] = (double)x0, c[1] = (double)y0, c[2] = (double)bw, c[3] = (double)bh;
+        c[4] = measured[0], c[5] = measured[1], c[6] = area, c[7] = measured[2];
+    }
+    /* the largest box first (a stable sort, as the reference's sorted(..., reverse=True)) */
+    for (Py_ssize_t i = 1; i < made; i++)
+        for (Py_ssize_t j = i; j > 0 && found[j][2] * found[j][3] > found[j - 1][2] * found[j - 1][3]; j--) {
+            double t[8];
+            memcpy(t, found[j], sizeof t), memcpy(found[j], found[j - 1], sizeof t), memcpy(found[j - 1], t, sizeof t);
+        }
+    result = PyList_New(made);
+    for (Py_ssize_t i = 0; result && i < made; i++) {
+        const double *c = found[i];
+        PyObject *row = Py_BuildValue("(nnnn)ddnd", (Py_ssize_t)c[0], (Py_ssize_t)c[1], (Py_ssize_t)c[2],
+                                      (Py_ssize_t)c[3], c[4], c[5], (Py_ssize_t)c[6], c[7]);
+        if (!row) Py_CLEAR(result);
+        else PyList_SET_ITEM(result, i, row);
+    }
+done:
+    PyMem_Free(labels); PyMem_Free(stats); PyMem_Free(free_); PyMem_Free(is_member); PyMem_Free(mask);
+    PyBuffer_Release(&ink_buf);
     return result;
 }
 
@@ -1153,6 +1310,7 @@ static PyMethodDef methods[] = {
     {"solve_robust", solve_robust, METH_VARARGS, "The robust least-squares fit of the shadow steps."},
     {"smooth", smooth, METH_VARARGS, "A gray image as float32, blurred by the 3x3 (1 2 1)/4 Gaussian."},
     {"blobs", blobs, METH_VARARGS, "The ink's blobs above a threshold, closed and labelled, with their statistics."},
+    {"candidates", candidates, METH_VARARGS, "The candidate objects: blobs grown by their neighbours, measured."},
     {"gray_half", gray_half, METH_VARARGS, "A BGR frame as gray, halved: cvtColor then a 2x2 mean, as OpenCV rounds."},
     {"blob", blob, METH_VARARGS, "A candidate's ink mean and deviation under its mask, and its upright angle."},
     {NULL, NULL, 0, NULL},

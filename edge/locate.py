@@ -16,10 +16,10 @@ Steps, all at WORK_SIDE px (a 640x480 frame is box-averaged 4x: fast, and the no
 
 Steps 1-4 make ~60 small numpy and OpenCV calls a frame, which cost more than their arithmetic: where a C compiler was
 at install, edge/_kernels.c (`kernels.compiled`) does the frame's gray halved, the working copy's blur, the smooth
-lighting fit with its cell means, the shadow steps' fit, the background, ink, noise and polarity, the blobs' labelling,
-a candidate's statistics and upright angle, and a crop's ink in one call each (`gray_half`, `_smooth`, `_fit_smooth`,
-`_fit_steps`, `_background_ink`, `_blobs`, `_measure`, `Scene.ink_of`: the numpy and OpenCV code here is their
-reference, held to them by tests/test_edge_kernels.py).
+lighting fit with its cell means, the shadow steps' fit, the background, ink, noise and polarity, the candidates (their
+blobs labelled, grown, measured and uprighted) and a crop's ink in one call each (`gray_half`, `_smooth`, `_fit_smooth`,
+`_fit_steps`, `_background_ink`, `find_candidates`, `Scene.ink_of`: the numpy and OpenCV code here is their reference,
+held to them by tests/test_edge_kernels.py).
 
 No object above the noise floor, or one too small, too faint or too thin (a line: what is left of a shadow edge) to
 be a garment, is the preprocessing's evidence of "nothing in view" (`Scene.reason`).
@@ -587,7 +587,13 @@ _ODD_MOMENTS = _odd_moments(_COS, _SIN)
 
 
 def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
-    """Blobs of ink above `threshold`, each grown by the sizeable blobs near it; the largest box first."""
+    """Blobs of ink above `threshold`, each grown by the sizeable blobs near it; the largest box first: the kernel's
+    one call (a working copy's ink map), or the OpenCV and Python reference."""
+    if kernels.compiled is not None and max(ink_map.shape) <= 512:
+        rule = (MAX_UPRIGHT_ANGLE, SYMMETRY_IOU, UPRIGHT_IOU, UPRIGHT_GAIN)
+        gap = GROW_GAP * max(ink_map.shape)
+        found = kernels.compiled.candidates(ink_map, *ink_map.shape, threshold, MAX_CANDIDATES, gap, *rule)
+        return [_made(box, mean, sd, area, angle) for box, mean, sd, area, angle in found]
     found = _blobs(ink_map, threshold)
     if found is None or not found[2]:
         return []
@@ -680,9 +686,13 @@ def _candidate(
         is_member[members] = True
         region = is_member[labels[y0:y1, x0:x1]]
     mean, sd, angle = _measure(region.view(np.uint8), ink_map, ox + x0, oy + y0)
+    return _made((ox + x0, oy + y0, x1 - x0, y1 - y0), mean, sd, area, angle)
+
+
+def _made(box: tuple[int, int, int, int], mean: float, sd: float, area: int, angle: float) -> Candidate:
+    """The Candidate of `area` pixels in `box` (x, y, w, h) whose ink has this mean and deviation."""
     # mass = sum of ink = mean * area; contrast = sum of ink^2 / mass = (sd^2 + mean^2) / mean
-    contrast = (sd * sd + mean * mean) / max(mean, 1e-9)
-    return Candidate((ox + x0, oy + y0, x1 - x0, y1 - y0), mean * area, contrast, angle)
+    return Candidate(box, mean * area, (sd * sd + mean * mean) / max(mean, 1e-9), angle)
 
 
 def _measure(mask: np.ndarray, ink_map: np.ndarray, x: int, y: int) -> tuple[float, float, float]:

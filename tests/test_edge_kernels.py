@@ -79,8 +79,8 @@ def test_kernels_agree_with_the_numpy_reference(frames, reference):
 def test_the_blob_kernel_gives_the_references_upright_angle_exactly(frames, reference, monkeypatch):
     blobs, measure = [], locate._measure
     monkeypatch.setattr(locate, "_measure", lambda *args: blobs.append(args) or measure(*args))
-    for frame in frames:
-        preprocess.preprocess(frame)
+    for frame in frames:  # (the frames' blobs, as the reference measures them)
+        reference(preprocess.preprocess, frame)
     monkeypatch.setattr(locate, "_measure", measure)
     rng = np.random.default_rng(7)  # and blobs of every shape: noise, a dot, nothing, a tilted bar, a shoe-like wedge
     ink = rng.random((120, 160)).astype(np.float32)
@@ -170,6 +170,29 @@ def test_the_blobs_are_opencvs_labels_numbered_alike(reference):
 
 
 @needs_kernels
+def test_the_candidates_kernel_finds_the_references_objects(reference):
+    rng = np.random.default_rng(13)  # scattered ellipses and specks: objects grown from parts, second objects, none
+    grew = []
+    near = locate._near_members
+    for _ in range(300):
+        h, w = (120, 160) if rng.random() < 0.7 else tuple(int(v) for v in rng.integers(3, 200, 2))
+        ink = np.zeros((h, w), np.float32)
+        for _ in range(rng.integers(0, 8)):
+            centre, axes = (int(rng.integers(0, w)), int(rng.integers(0, h))), rng.integers(1, (w // 3 + 2, h // 3 + 2))
+            cv2.ellipse(ink, centre, tuple(int(a) for a in axes), float(rng.random() * 180), 0, 360, rng.random(), -1)
+        ink += (rng.random((h, w)) < 0.03 * rng.random()) * rng.random((h, w)).astype(np.float32)
+        threshold = float(0.5 * rng.random())
+        got = locate.find_candidates(ink, threshold)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(locate, "_near_members", lambda *args: grew.append(near(*args)) or grew[-1])
+            want = reference(locate.find_candidates, ink, threshold)
+        assert [(c.box, c.angle) for c in got] == [(c.box, c.angle) for c in want]
+        for c, r in zip(got, want, strict=True):
+            assert c.mass == pytest.approx(r.mass, rel=1e-9) and c.contrast == pytest.approx(r.contrast, rel=1e-9)
+    assert sum(grew) > 10  # (objects grown by a neighbouring part)
+
+
+@needs_kernels
 def test_kernels_refuse_buffers_that_do_not_fit():
     cells, work = np.ones((15, 20), np.float32), np.ones((120, 160), np.float32)
     out = np.empty((120, 160), np.float32)
@@ -218,6 +241,11 @@ def test_kernels_refuse_buffers_that_do_not_fit():
         compiled.blobs(work, 120, 160, 0.5, np.empty(120 * 159, np.int32))  # labels smaller than the map
     with pytest.raises(ValueError):
         compiled.smooth(np.ones((12, 16), np.uint8), 12, 16, np.empty((12, 15), np.float32))
+    rule = (25.0, 0.85, 0.8, 0.98)
+    with pytest.raises(ValueError):
+        compiled.candidates(work, 120, 161, 0.5, 2, 4.8, *rule)  # a map larger than its buffer
+    with pytest.raises(ValueError):
+        compiled.candidates(np.ones((600, 600), np.float32), 600, 600, 0.5, 2, 4.8, *rule)  # no working copy
     bgr = np.ones((48, 64, 3), np.uint8)
     with pytest.raises(ValueError):
         compiled.gray_half(bgr, 48, 65, np.empty((24, 32), np.uint8))  # a frame larger than its buffer
