@@ -42,7 +42,7 @@ from .edge_footprint import decoded_frames, make_inputs
 SIZES = ((320, 240), (160, 120))
 STAGES = {  # the stage -> the function whose results are replayed
     "lighting fit": (locate, "fit_lighting"),
-    "candidate measures": (locate, "_measure"),  # (its ink statistics and upright angle)
+    "candidates": (locate, "find_candidates"),  # (labelled, grown, measured, uprighted)
     "crop": (preprocess, "_crop_input"),
 }
 

@@ -361,7 +361,7 @@ def diagnose(facts: Facts) -> list[Check]:
                 "kernels",
                 NOTE,
                 "not built (no C compiler or Python headers at install): preprocessing runs the numpy reference, "
-                "about 1.6x the CPU time a frame",
+                "about 2x the CPU time a frame",
                 f"sudo apt install gcc python3-dev && {pip} install --force-reinstall --no-deps fashion-edge",
             )
         )
