@@ -38,6 +38,7 @@ from .models import model_options
 TARGET_START_S = 0.5
 TARGET_RSS_MB = 80.0
 TARGET_PREPROCESS_MS = 1.0
+LOOP_PASSES_HELP = "Passes of the decode -> preprocess -> infer loop over the video (the best and the median reported)."
 COST_FRAMES = 100  # decoded frames held for the preprocessing-cost passes (~0.9 MB each at 640x480)
 
 # Runs the CLI exactly as the console script does, then writes this process's peak RSS (kB) to a pipe at exit.
@@ -242,13 +243,7 @@ def make_inputs(folder: Path, frames: int, seed: int = 0) -> tuple[Path, Path]:
     show_default=True,
     help=f"Preprocessing-cost passes over the video's first {COST_FRAMES} frames (CPU time; best and median).",
 )
-@click.option(
-    "--loop-passes",
-    type=click.IntRange(1, 100),
-    default=5,
-    show_default=True,
-    help="Passes of the decode -> preprocess -> infer loop over the video (the best and the median are reported).",
-)
+@click.option("--loop-passes", type=click.IntRange(1, 100), default=5, show_default=True, help=LOOP_PASSES_HELP)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write results here.")
 def main(
     model_path: Path | None,
