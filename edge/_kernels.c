@@ -3,8 +3,8 @@
  * shadow steps' robust fit; the candidate objects (the ink's blobs closed and labelled, grown by their neighbours, each
  * object's ink statistics and upright angle); the garment crop's ink, its box and the finished model input. Each is
  * one Python function made one call (`gray_half`, `_smooth`, `_fit_smooth`, `_background_ink`, `_fit_steps`,
- * `find_candidates`, `Scene.ink_of`, `_ink_box`, `_model_input`; `blobs` and `blob` are `find_candidates`' labelling
- * and measure on their own, for `_blobs` and `_measure`), whose numpy and OpenCV code stays as its reference: a
+ * `find_candidates`, `Scene.ink_of`, `_ink_box`, `_model_input`; `blobs` and `blob` expose `find_candidates`' labelling
+ * and measure on their own, for the tests to hold to OpenCV's), whose numpy and OpenCV code stays as its reference: a
  * frame's ~85 small numpy and OpenCV calls there cost more than their arithmetic. The same steps and constants (passed
  * in from Python), with OpenCV's own rounding rules where an output depends on them; tests/test_edge_kernels.py holds
  * each kernel to its reference.
@@ -488,7 +488,8 @@ static void measure(const unsigned char *mask, Py_ssize_t h, Py_ssize_t w, const
 
 /* blob(mask, h, w, ink, ih, iw, x0, y0, max_degrees, symmetry_iou, upright_iou, upright_gain) -> (mean, sd, angle):
  * a candidate's ink statistics under its mask (uint8 h x w, 0 or 1, at (x0, y0) of the float32 ih x iw ink map; as
- * cv2.meanStdDev) and the angle that stands it upright (locate._upright_angle): locate._measure. */
+ * cv2.meanStdDev) and the angle that stands it upright (locate._upright_angle): `candidates`' measure on its own, for
+ * tests/test_edge_kernels.py to hold to locate._measure. */
 static PyObject *blob(PyObject *self, PyObject *args) {
     Py_buffer mask_buf, ink_buf;
     Py_ssize_t h, w, ih, iw, x0, y0;
@@ -1116,7 +1117,10 @@ static PyObject *candidates(PyObject *self, PyObject *args) {
         if (count == 0) result = PyList_New(0);
         goto done;
     }
-    double found[16][8];  /* x, y, w, h, mean, sd, area, angle */
+    struct {
+        Py_ssize_t x, y, w, h, area;
+        double measured[3];  /* mean, sd, angle */
+    } found[16], t;
     Py_ssize_t made = 0, nfree = 0;
     free_ = PyMem_Malloc(3 * count * sizeof(Blob));  /* (the free blobs, an object's members, the near ones) */
     is_member = PyMem_Calloc(count + 1, 1);
@@ -1172,24 +1176,19 @@ static PyObject *candidates(PyObject *self, PyObject *args) {
         for (Py_ssize_t y = 0; y < bh; y++)
             for (Py_ssize_t x = 0; x < bw; x++) mask[y * bw + x] = is_member[labels[(box[1] + y) * win.ww + box[0] + x]];
         for (Py_ssize_t m = 0; m < nmembers; m++) is_member[members[m].label] = 0;
-        double measured[3];
         Py_ssize_t x0 = win.ox + box[0], y0 = win.oy + box[1];
-        measure(mask, bh, bw, ink + y0 * w + x0, w, &rule, measured);
-        double *c = found[made++];
-        c[0] = (double)x0, c[1] = (double)y0, c[2] = (double)bw, c[3] = (double)bh;
-        c[4] = measured[0], c[5] = measured[1], c[6] = area, c[7] = measured[2];
+        found[made].x = x0, found[made].y = y0, found[made].w = bw, found[made].h = bh, found[made].area = area;
+        measure(mask, bh, bw, ink + y0 * w + x0, w, &rule, found[made++].measured);
     }
     /* the largest box first (a stable sort, as the reference's sorted(..., reverse=True)) */
     for (Py_ssize_t i = 1; i < made; i++)
-        for (Py_ssize_t j = i; j > 0 && found[j][2] * found[j][3] > found[j - 1][2] * found[j - 1][3]; j--) {
-            double t[8];
-            memcpy(t, found[j], sizeof t), memcpy(found[j], found[j - 1], sizeof t), memcpy(found[j - 1], t, sizeof t);
-        }
+        for (Py_ssize_t j = i; j > 0 && found[j].w * found[j].h > found[j - 1].w * found[j - 1].h; j--)
+            t = found[j], found[j] = found[j - 1], found[j - 1] = t;
     result = PyList_New(made);
     for (Py_ssize_t i = 0; result && i < made; i++) {
-        const double *c = found[i];
-        PyObject *row = Py_BuildValue("(nnnn)ddnd", (Py_ssize_t)c[0], (Py_ssize_t)c[1], (Py_ssize_t)c[2],
-                                      (Py_ssize_t)c[3], c[4], c[5], (Py_ssize_t)c[6], c[7]);
+        const double *m = found[i].measured;
+        PyObject *row = Py_BuildValue("(nnnn)ddnd", found[i].x, found[i].y, found[i].w, found[i].h, m[0], m[1],
+                                      found[i].area, m[2]);
         if (!row) Py_CLEAR(result);
         else PyList_SET_ITEM(result, i, row);
     }

@@ -68,6 +68,7 @@ SHADOW_STRIDE = 3  # the shadow steps are fitted on every SHADOW_STRIDE-th row a
 SHADOW_EVIDENCE = 0.75  # look for shadow edges where the smooth surface misses the border by this many steps ...
 SHADOW_SIDES = 2  # ... in two adjacent cells, the same way, on each of at least this many sides (corners aside: a
 # vignette the quadratic misses shows there, on two sides at once; searching cost 1-3 ms on 11% of photo frames)
+UPRIGHT_RULE = (MAX_UPRIGHT_ANGLE, SYMMETRY_IOU, UPRIGHT_IOU, UPRIGHT_GAIN)  # (as the kernels take it)
 _Coords = TypeVar("_Coords", np.ndarray, float)  # pixel or normalised coordinates: arrays or single values
 _RIDGE = 1e-4 * np.eye(6 + MAX_SHADOW_LINES)  # keeps the normal equations solvable when a column is all but empty
 _NO_LINES, _NO_STEPS = np.zeros((0, 3)), np.zeros(0)  # a Lighting without shadow edges (read-only: shared)
@@ -590,9 +591,8 @@ def find_candidates(ink_map: np.ndarray, threshold: float) -> list[Candidate]:
     """Blobs of ink above `threshold`, each grown by the sizeable blobs near it; the largest box first: the kernel's
     one call (a working copy's ink map), or the OpenCV and Python reference."""
     if kernels.compiled is not None and max(ink_map.shape) <= 512:
-        rule = (MAX_UPRIGHT_ANGLE, SYMMETRY_IOU, UPRIGHT_IOU, UPRIGHT_GAIN)
         gap = GROW_GAP * max(ink_map.shape)
-        found = kernels.compiled.candidates(ink_map, *ink_map.shape, threshold, MAX_CANDIDATES, gap, *rule)
+        found = kernels.compiled.candidates(ink_map, *ink_map.shape, threshold, MAX_CANDIDATES, gap, *UPRIGHT_RULE)
         return [_made(box, mean, sd, area, angle) for box, mean, sd, area, angle in found]
     found = _blobs(ink_map, threshold)
     if found is None or not found[2]:
@@ -634,15 +634,8 @@ def _blobs(ink_map: np.ndarray, threshold: float) -> tuple[tuple[int, int], np.n
     """The blobs of ink above `threshold`, or None where there is none: the labelled window's origin (x, y), its labels
     (int32) and the blobs' (x, y, w, h, area) in it, label 1 first. The window is the ink's box 2 pixels wider (a 3x3
     closing, which joins a garment's parts split by a faint line, cannot reach further) from even coordinates (so
-    OpenCV's Grana labelling, 2x2 blocks, numbers the blobs as on the whole map): the kernel's one call, or OpenCV's."""
-    if kernels.compiled is not None:
-        h, w = ink_map.shape
-        labels = np.empty(h * w, np.int32)
-        found = kernels.compiled.blobs(ink_map, h, w, threshold, labels)
-        if found is None:
-            return None
-        x, y, ww, wh, stats = found
-        return (x, y), labels[: ww * wh].reshape(wh, ww), stats
+    OpenCV's Grana labelling, 2x2 blocks, numbers the blobs as on the whole map). The reference's labelling (the
+    kernel's is `candidates`' own, exposed as `blobs` to tests/test_edge_kernels.py)."""
     above = (ink_map > threshold).view(np.uint8)
     ink_x, ink_y, ink_w, ink_h = cv2.boundingRect(above)
     if not ink_w:
@@ -697,11 +690,8 @@ def _made(box: tuple[int, int, int, int], mean: float, sd: float, area: int, ang
 
 def _measure(mask: np.ndarray, ink_map: np.ndarray, x: int, y: int) -> tuple[float, float, float]:
     """A blob's (uint8 `mask`, at (x, y) of `ink_map`) mean ink, its standard deviation and the angle that uprights it
-    (`_upright_angle`): the kernel's one call, or the OpenCV and numpy reference."""
+    (`_upright_angle`). The reference's measure (the kernel's is `candidates`' own, exposed as `blob`)."""
     h, w = mask.shape
-    if kernels.compiled is not None:
-        rule = (MAX_UPRIGHT_ANGLE, SYMMETRY_IOU, UPRIGHT_IOU, UPRIGHT_GAIN)
-        return kernels.compiled.blob(mask, h, w, ink_map, *ink_map.shape, x, y, *rule)
     mean, sd = (float(m[0, 0]) for m in cv2.meanStdDev(ink_map[y : y + h, x : x + w], None, None, mask))
     return mean, sd, _upright_angle(mask)
 
